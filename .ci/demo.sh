@@ -1,0 +1,32 @@
+#!/bin/sh
+# The demo: start the built-in sample app (testdata/sampleapp), then run
+# hoist's phases on it as a user would. Only the process started here is
+# stopped, by its PID.
+set -eu
+: "${HOIST:?HOIST must point at the hoist binary}"
+: "${WORKSPACE:=$PWD/hoist-workspace}"
+PORT="${PORT:-18080}"
+top=$(cd "$(dirname "$0")/.." && pwd)
+app=$(mktemp -d /tmp/hoist-demo.XXXXXX)
+cp "$top/testdata/sampleapp/HelloServer.java" "$top/testdata/sampleapp/application.properties" "$app/"
+javac -d "$app" "$app/HelloServer.java"
+cd "$app"
+DB_PASSWORD=demo-secret-value java -Xmx64m -Dfile.encoding=UTF-8 -cp "$app" HelloServer "$PORT" >"$app/app.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$app"' EXIT INT TERM
+for i in $(seq 1 50); do
+  if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$PORT/" >/dev/null || { echo "sample app did not start:"; cat "$app/app.log"; exit 1; }
+echo "== sample app running as pid $pid on 127.0.0.1:$PORT"
+echo
+echo "== hoist inventory"
+"$HOIST" --workspace "$WORKSPACE" inventory
+id=$("$HOIST" --workspace "$WORKSPACE" inventory --quiet --pid "$pid")
+[ -n "$id" ] || { echo "the sample app was not found in the inventory"; exit 1; }
+echo
+echo "== hoist analyze $id"
+"$HOIST" --workspace "$WORKSPACE" analyze "$id"
+echo
+echo "Workspace: $WORKSPACE (analysis: $WORKSPACE/$id/analysis.json; secret values only in $WORKSPACE/secrets.json, mode 0600)"

@@ -1,0 +1,49 @@
+# hoist — see README.md. `make demo` runs the pipeline on the built-in sample
+# app; `make test` runs the tests. Both install what they need first.
+
+GO        ?= go
+BIN       := bin/hoist
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.buildVersion=$(VERSION)
+WORKSPACE ?= $(CURDIR)/hoist-workspace
+
+.PHONY: all build deps demo test test-short bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hoist
+
+# Debian packages the demo and the tests use; already-installed ones are skipped.
+deps:
+	@.ci/deps.sh
+
+demo: deps build
+	@HOIST=$(CURDIR)/$(BIN) WORKSPACE=$(WORKSPACE) .ci/demo.sh
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Unit tests only: no Tomcat, no real processes.
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./discover/...
+
+# Each fuzz target for a short while; FUZZTIME=5m for longer runs.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in ./discover ./discover/appconfig; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+clean:
+	rm -rf bin hoist-workspace

@@ -1,0 +1,281 @@
+package discover
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/shirou/gopsutil/v3/common"
+)
+
+// Host is the machine being examined: a procfs and a filesystem root. On a
+// live host they are /proc and /; tests point them at captured trees under
+// testdata so that the same code reads a fixture or a machine.
+type Host struct {
+	// Proc is the procfs mount (default /proc, or $HOST_PROC).
+	Proc string
+	// Root is where the processes' filesystem is (default /). Paths seen in
+	// /proc (cwd, exe, command lines) are resolved under Root.
+	Root string
+
+	// rec, when set, notes every host path read (hoist debug capture).
+	rec *recorder
+}
+
+// LiveHost is this machine.
+func LiveHost() Host {
+	h := Host{Proc: "/proc", Root: "/"}
+	if v := os.Getenv("HOST_PROC"); v != "" {
+		h.Proc = v
+	}
+	if v := os.Getenv("HOST_ROOT"); v != "" {
+		h.Root = v
+	}
+	return h
+}
+
+// context makes gopsutil read h.Proc rather than /proc.
+func (h Host) context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, common.EnvKey, common.EnvMap{common.HostProcEnvKey: h.Proc})
+}
+
+func (h Host) live() bool { return h.Root == "/" || h.Root == "" }
+
+// proc returns a path inside the procfs.
+func (h Host) proc(parts ...string) string {
+	return filepath.Join(append([]string{h.Proc}, parts...)...)
+}
+
+func (h Host) procPID(pid int32, parts ...string) string {
+	return filepath.Join(append([]string{h.Proc, strconv.Itoa(int(pid))}, parts...)...)
+}
+
+// maxSymlinks bounds symlink chains, as the kernel does.
+const maxSymlinks = 40
+
+var errTooManyLinks = errors.New("too many levels of symbolic links")
+
+// Resolve follows symlinks in the host path p as the process would see them,
+// without ever leaving Root (an absolute link restarts at Root, ".." stops at
+// it). It returns the resolved path in host terms (starting with /); the
+// last element need not exist.
+func (h Host) Resolve(p string) (string, error) {
+	if !path.IsAbs(p) {
+		return "", fmt.Errorf("resolving %q: not an absolute path", p)
+	}
+	var (
+		resolved = "/"
+		rest     = strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+		links    = 0
+	)
+	for len(rest) > 0 {
+		part := rest[0]
+		rest = rest[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			resolved = path.Dir(resolved)
+			continue
+		}
+		next := path.Join(resolved, part)
+		fi, err := os.Lstat(h.file(next))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && len(rest) == 0 {
+				return next, nil
+			}
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		links++
+		if links > maxSymlinks {
+			return "", fmt.Errorf("resolving %q: %w", p, errTooManyLinks)
+		}
+		target, err := os.Readlink(h.file(next))
+		if err != nil {
+			return "", err
+		}
+		h.rec.link(next, target)
+		if path.IsAbs(target) {
+			resolved = "/"
+		}
+		rest = append(strings.Split(strings.TrimPrefix(target, "/"), "/"), rest...)
+	}
+	return resolved, nil
+}
+
+// file maps a host path to a path on this machine, without following links.
+func (h Host) file(p string) string {
+	if h.live() {
+		return p
+	}
+	return filepath.Join(h.Root, filepath.FromSlash(p))
+}
+
+// Open opens a host path, following links inside Root.
+func (h Host) Open(p string) (*os.File, error) {
+	r, err := h.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	h.rec.file(r)
+	return os.Open(h.file(r))
+}
+
+// Stat stats a host path, following links inside Root.
+func (h Host) Stat(p string) (fs.FileInfo, error) {
+	r, err := h.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	h.rec.stat(r)
+	return os.Stat(h.file(r))
+}
+
+// Lstat stats a host path without following a final link.
+func (h Host) Lstat(p string) (fs.FileInfo, error) {
+	dir, err := h.Resolve(path.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	return os.Lstat(h.file(path.Join(dir, path.Base(p))))
+}
+
+// Readlink reads a link at a host path (its directory is resolved first).
+func (h Host) Readlink(p string) (string, error) {
+	dir, err := h.Resolve(path.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	return os.Readlink(h.file(path.Join(dir, path.Base(p))))
+}
+
+// ReadDir lists a host directory.
+func (h Host) ReadDir(p string) ([]fs.DirEntry, error) {
+	r, err := h.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	h.rec.dir(r)
+	return os.ReadDir(h.file(r))
+}
+
+// ErrTooLarge is returned when a file is bigger than a reader allows.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFile reads a host path, refusing files larger than max bytes: config
+// files are small, and a huge one is a mistake rather than something to
+// load into memory.
+func (h Host) ReadFile(p string, max int64) ([]byte, error) {
+	f, err := h.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("reading %s: %w (over %d bytes)", p, ErrTooLarge, max)
+	}
+	return data, nil
+}
+
+// Exists says whether a host path exists (following links).
+func (h Host) Exists(p string) bool {
+	_, err := h.Stat(p)
+	return err == nil
+}
+
+// IsDir says whether a host path is a directory (following links).
+func (h Host) IsDir(p string) bool {
+	fi, err := h.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// readProcFile reads a small procfs file.
+func (h Host) readProcFile(pid int32, name string) ([]byte, error) {
+	return os.ReadFile(h.procPID(pid, name))
+}
+
+// userDB maps ids to names from the host's /etc/passwd and /etc/group.
+type userDB struct {
+	users  map[uint32]string
+	groups map[uint32]string
+	homes  map[uint32]string
+	shells map[uint32]string
+}
+
+func (h Host) loadUserDB() *userDB {
+	db := &userDB{
+		users:  map[uint32]string{},
+		groups: map[uint32]string{},
+		homes:  map[uint32]string{},
+		shells: map[uint32]string{},
+	}
+	if data, err := h.ReadFile("/etc/passwd", 16<<20); err == nil {
+		scanColonFile(data, func(f []string) {
+			if len(f) < 7 {
+				return
+			}
+			if id, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				if _, dup := db.users[uint32(id)]; !dup {
+					db.users[uint32(id)] = f[0]
+					db.homes[uint32(id)] = f[5]
+					db.shells[uint32(id)] = f[6]
+				}
+			}
+		})
+	}
+	if data, err := h.ReadFile("/etc/group", 16<<20); err == nil {
+		scanColonFile(data, func(f []string) {
+			if len(f) < 3 {
+				return
+			}
+			if id, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				if _, dup := db.groups[uint32(id)]; !dup {
+					db.groups[uint32(id)] = f[0]
+				}
+			}
+		})
+	}
+	return db
+}
+
+func scanColonFile(data []byte, fn func([]string)) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		fn(strings.Split(line, ":"))
+	}
+}
+
+func (db *userDB) user(uid uint32) string {
+	if n, ok := db.users[uid]; ok {
+		return n
+	}
+	return strconv.FormatUint(uint64(uid), 10)
+}
+
+func (db *userDB) group(gid uint32) string {
+	if n, ok := db.groups[gid]; ok {
+		return n
+	}
+	return strconv.FormatUint(uint64(gid), 10)
+}

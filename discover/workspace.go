@@ -1,0 +1,227 @@
+package discover
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Error classes every phase uses, so the CLI can map them to exit codes.
+var (
+	// ErrNotFound: an app ID, file or object the user named does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: an input file or argument is malformed.
+	ErrInvalid = errors.New("invalid input")
+	// ErrUnavailable: a daemon, host resource or process is not reachable.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Workspace is the directory every phase reads and writes; it is meant to be
+// committed to git, so nothing in it holds a secret value except SecretsFile,
+// which .gitignore excludes.
+type Workspace struct {
+	Dir string
+}
+
+const (
+	inventoryFile = "inventory.json"
+	analysisFile  = "analysis.json"
+	// SecretsFile is the only file in a workspace holding secret values.
+	SecretsFile = "secrets.json"
+)
+
+// InventoryPath is where inventory.json lives.
+func (w Workspace) InventoryPath() string { return filepath.Join(w.Dir, inventoryFile) }
+
+// AppDir is the directory of one app.
+func (w Workspace) AppDir(id string) string { return filepath.Join(w.Dir, id) }
+
+// AnalysisPath is APP/analysis.json.
+func (w Workspace) AnalysisPath(id string) string {
+	return filepath.Join(w.Dir, id, analysisFile)
+}
+
+// SecretsPath is the workspace's secrets file.
+func (w Workspace) SecretsPath() string { return filepath.Join(w.Dir, SecretsFile) }
+
+// init creates the workspace and its .gitignore.
+func (w Workspace) init() error {
+	if err := os.MkdirAll(w.Dir, 0o755); err != nil {
+		return fmt.Errorf("creating workspace %s: %w", w.Dir, err)
+	}
+	gi := filepath.Join(w.Dir, ".gitignore")
+	want := "# written by hoist: secret values never go into git\n" + SecretsFile + "\n"
+	if cur, err := os.ReadFile(gi); err == nil {
+		if bytes.Contains(cur, []byte("\n"+SecretsFile+"\n")) || bytes.HasPrefix(cur, []byte(SecretsFile+"\n")) {
+			return nil
+		}
+		want = string(cur) + "\n" + want
+	}
+	return WriteFileAtomic(gi, []byte(want), 0o644)
+}
+
+// MarshalJSON renders v the way every hoist file is written: indented, with a
+// final newline, so that equal inputs give byte-identical files.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteFileAtomic writes a file through a temporary file and a rename, so a
+// crash or a full disk never leaves a half-written file where a good one was.
+func WriteFileAtomic(name string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}
+
+// WriteInventory writes inventory.json.
+func (w Workspace) WriteInventory(inv *Inventory) error {
+	if err := w.init(); err != nil {
+		return err
+	}
+	data, err := MarshalJSON(inv)
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(w.InventoryPath(), data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", w.InventoryPath(), err)
+	}
+	return nil
+}
+
+// ReadInventory reads inventory.json.
+func (w Workspace) ReadInventory() (*Inventory, error) {
+	var inv Inventory
+	if err := readJSONFile(w.InventoryPath(), &inv, "run `hoist inventory` to write it again"); err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
+// ReadAnalysis reads APP/analysis.json.
+func (w Workspace) ReadAnalysis(id string) (*Analysis, error) {
+	var a Analysis
+	if err := readJSONFile(w.AnalysisPath(id), &a, "fix it by hand or run `hoist analyze "+id+" --force` to write it again"); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// readJSONFile decodes a workspace file strictly (unknown fields are errors,
+// so a typo in a hand edit is caught rather than silently ignored).
+func readJSONFile(name string, v any, hint string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading %s: %w", name, ErrNotFound)
+		}
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s: %s; %s", ErrInvalid, name, describeJSONError(data, err), hint)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: %s: unexpected data after the JSON document; %s", ErrInvalid, name, hint)
+	}
+	return nil
+}
+
+// describeJSONError adds the line and column to a JSON error.
+func describeJSONError(data []byte, err error) string {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err.Error()
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
+// Secrets is the content of the secrets file: secret references to values.
+type Secrets map[string]string
+
+// ReadSecrets reads the secrets file; a missing file is empty.
+func (w Workspace) ReadSecrets() (Secrets, error) {
+	s := Secrets{}
+	data, err := os.ReadFile(w.SecretsPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secrets file %s: %w", w.SecretsPath(), err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%w: secrets file %s: %s; fix it or delete it and run `hoist analyze` again", ErrInvalid, w.SecretsPath(), describeJSONError(data, err))
+	}
+	return s, nil
+}
+
+// replaceAppSecrets replaces every secret of one app in the secrets file,
+// keeping other apps' secrets, with mode 0600.
+func (w Workspace) replaceAppSecrets(id string, vals Secrets) error {
+	all, err := w.ReadSecrets()
+	if err != nil {
+		return err
+	}
+	for k := range all {
+		if strings.HasPrefix(k, id+"/") {
+			delete(all, k)
+		}
+	}
+	for k, v := range vals {
+		all[k] = v
+	}
+	data, err := MarshalJSON(all) // encoding/json sorts map keys
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(w.SecretsPath(), data, 0o600); err != nil {
+		return fmt.Errorf("writing secrets file: %w", err)
+	}
+	return nil
+}
