@@ -7,7 +7,9 @@ set -eu
 : "${WORKSPACE:=$PWD/hoist-workspace}"
 PORT="${PORT:-18080}"
 top=$(cd "$(dirname "$0")/.." && pwd)
-app=$(mktemp -d /tmp/hoist-demo.XXXXXX)
+# A fixed directory keeps the app's ID the same from one demo to the next.
+app=/tmp/hoist-sampleapp
+rm -rf "$app" && mkdir -p "$app"
 cp "$top/testdata/sampleapp/HelloServer.java" "$top/testdata/sampleapp/application.properties" "$app/"
 javac -d "$app" "$app/HelloServer.java"
 cd "$app"

@@ -168,8 +168,8 @@ func (r *scanResult) analyze(ctx context.Context, g *group) (*Analysis, *secretS
 	})
 	o.Secrets = z.sink.summary
 	sort.Slice(o.Secrets, func(i, j int) bool { return o.Secrets[i].Ref < o.Secrets[j].Ref })
-	o.Warnings = z.warnings
 	z.defaults()
+	o.Warnings = z.warnings
 	return z.a, z.sink
 }
 

@@ -56,6 +56,8 @@ func synthProcfs(tb testing.TB, dir string, n int) Host {
 		must(os.WriteFile(filepath.Join(pd, "cmdline"), []byte(cmdline), 0o644))
 		status := fmt.Sprintf("Name:\tp%d\nState:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t1000\n", i, state, i, i)
 		must(os.WriteFile(filepath.Join(pd, "status"), []byte(status), 0o644))
+		st := fmt.Sprintf("%d (p%d) %c 1 %d %d 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 4 0 12345 1000000 250 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n", i, i, state[0], i, i)
+		must(os.WriteFile(filepath.Join(pd, "stat"), []byte(st), 0o644))
 		if exe != "" {
 			must(os.Symlink(exe, filepath.Join(pd, "exe")))
 			must(os.Symlink("/srv", filepath.Join(pd, "cwd")))

@@ -162,6 +162,8 @@ func ParseDotnetCommand(argv []string) (DotnetCommand, error) {
 			c.Entrypoint = a
 			c.Args = append([]string(nil), argv[i+1:]...)
 			return c, nil
+		case a == "":
+			return c, fmt.Errorf("parsing dotnet command line: empty argument where the application was expected")
 		default:
 			// dotnet run, dotnet watch, dotnet test...: an SDK command.
 			c.SDK = a
@@ -190,6 +192,8 @@ func ParseMonoCommand(argv []string) (DotnetCommand, error) {
 			i++
 		case strings.HasPrefix(a, "-"):
 			c.HostOptions = append(c.HostOptions, a)
+		case a == "":
+			return c, fmt.Errorf("parsing mono command line: empty argument where the assembly was expected")
 		default:
 			c.Entrypoint = a
 			c.Args = append([]string(nil), argv[i+1:]...)

@@ -191,7 +191,7 @@ func (z *analyzer) configFiles() {
 		}
 		cf.File = *f
 		for _, s := range f.Secrets {
-			ref := z.sink.add("config", p+"#"+s.Key, s.Value, s.Reason)
+			ref := z.sink.add("config", strings.TrimPrefix(p, "/")+"#"+s.Key, s.Value, s.Reason)
 			cf.SecretRefs = append(cf.SecretRefs, SecretLocation{Key: s.Key, Ref: ref})
 		}
 		for _, ep := range f.Endpoints {
@@ -347,7 +347,13 @@ func (z *analyzer) openLogs() {
 				continue
 			}
 			if strings.HasSuffix(t, ".log") || strings.Contains(path.Base(t), ".log.") || strings.HasSuffix(t, ".out") {
-				fl.Logs = appendUniq(fl.Logs, path.Dir(t))
+				// A log directory is excluded whole; a log file in the app's
+				// own directory (stdout redirected to app.log) only by itself.
+				if d := path.Dir(t); path.Base(d) == "logs" || path.Base(d) == "log" || strings.HasPrefix(d, "/var/log/") || d == "/var/log" {
+					fl.Logs = appendUniq(fl.Logs, d)
+				} else {
+					fl.Logs = appendUniq(fl.Logs, t)
+				}
 			}
 		}
 	}
@@ -415,14 +421,30 @@ func (z *analyzer) defaults() {
 			}
 		}
 	}
+	var loopback []int
 	for _, p := range o.Ports {
-		// Loopback-only ports (Tomcat's shutdown port, JMX on localhost) are
-		// not reachable from outside the container either.
-		if !strings.HasPrefix(p.Protocol, "tcp") || shutdown[int(p.Port)] || isLoopback(p.Address) || seen[int(p.Port)] {
+		port := int(p.Port)
+		if !strings.HasPrefix(p.Protocol, "tcp") || shutdown[port] || seen[port] {
 			continue
 		}
-		seen[int(p.Port)] = true
-		cp.Ports = append(cp.Ports, int(p.Port))
+		if isLoopback(p.Address) {
+			loopback = append(loopback, port)
+			continue
+		}
+		seen[port] = true
+		cp.Ports = append(cp.Ports, port)
+	}
+	// Loopback-only ports (JMX, admin consoles on localhost) stay private,
+	// unless they are all the app has: then they are its service ports and
+	// the app must listen on all interfaces inside a container.
+	if len(cp.Ports) == 0 {
+		for _, port := range loopback {
+			if !seen[port] {
+				seen[port] = true
+				cp.Ports = append(cp.Ports, port)
+				z.warn("port %d listens on loopback only; inside a container it must listen on all interfaces (0.0.0.0) to be reachable: change the app's bind address", port)
+			}
+		}
 	}
 	sort.Ints(cp.Ports)
 	if len(cp.Ports) > 0 {

@@ -193,12 +193,17 @@ func serverVersion(h Host, server, home string) (string, string) {
 			if err != nil {
 				continue
 			}
+			// server.info is "Apache Tomcat/10.1.34" (server.number has a
+			// fourth component that no release note uses).
 			data, err := jr.read("org/apache/catalina/util/ServerInfo.properties", 64<<10)
 			if err == nil {
 				for _, line := range strings.Split(string(data), "\n") {
-					if v, ok := strings.CutPrefix(strings.TrimSpace(line), "server.number="); ok {
-						jr.Close()
-						return strings.TrimSpace(v), p
+					if v, ok := strings.CutPrefix(strings.TrimSpace(line), "server.info="); ok {
+						// "Apache Tomcat/10.1.34 (Debian)"
+						if _, num, ok := strings.Cut(v, "/"); ok && len(strings.Fields(num)) > 0 {
+							jr.Close()
+							return strings.Fields(num)[0], p
+						}
 					}
 				}
 			}

@@ -38,6 +38,7 @@ type candidate struct {
 	proc
 	typ      AppType
 	identity string // what makes the app itself: base dir, jar, dll
+	path     string // the path shown for the app
 	java     *JavaCommand
 	dotnet   *DotnetCommand
 	server   string // tomcat, tomee, jetty, jboss, xsp
@@ -302,6 +303,7 @@ func (r *scanResult) classifyJava(c *candidate) error {
 	case strings.HasPrefix(jc.MainClass, "org.springframework.boot.loader."):
 		c.typ = TypeSpringBoot
 		c.identity = jc.MainClass + "@" + strings.Join(jc.Classpath, ":") + "@" + c.cwd
+		c.path = c.cwd
 		c.summary = "spring boot (exploded) " + c.cwd
 	case jc.MainClass != "" || jc.Module != "":
 		main := jc.MainClass
@@ -310,6 +312,7 @@ func (r *scanResult) classifyJava(c *candidate) error {
 		}
 		c.typ = TypeJavaGen
 		c.identity = main + "@" + c.cwd
+		c.path = c.cwd
 		c.summary = "java " + main
 	default:
 		// `java -version` and friends: not an application.
@@ -344,6 +347,7 @@ func (r *scanResult) classifyDotnet(c *candidate) error {
 	if dc.SDK != "" {
 		c.typ = TypeDotnet
 		c.identity = "sdk:" + dc.SDK + "@" + c.cwd
+		c.path = c.cwd
 		c.summary = "dotnet " + dc.SDK + " (SDK, not a published app) " + c.cwd
 		return nil
 	}
@@ -408,10 +412,13 @@ func (r *scanResult) inventory() *Inventory {
 }
 
 func appPath(c *candidate) string {
-	if c.base != "" {
+	switch {
+	case c.base != "":
 		return c.base
+	case c.path != "":
+		return c.path
 	}
-	return strings.SplitN(c.identity, "@", 2)[0]
+	return c.identity
 }
 
 // sockets returns the inet sockets held by any process of the group.
@@ -442,7 +449,11 @@ func (r *scanResult) listening(g *group) []Port {
 		if !s.Listening() {
 			continue
 		}
-		p := Port{Protocol: s.Proto, Address: s.LocalIP.String(), Port: s.LocalPort}
+		proto := s.Proto
+		if len(s.LocalIP) == 4 {
+			proto = strings.TrimSuffix(proto, "6") // ::ffff:a.b.c.d is IPv4 traffic
+		}
+		p := Port{Protocol: proto, Address: s.LocalIP.String(), Port: s.LocalPort}
 		k := p.Protocol + p.Address + strconv.Itoa(int(p.Port))
 		if !seen[k] {
 			seen[k] = true

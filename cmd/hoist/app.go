@@ -50,6 +50,8 @@ func globalsFrom(c *cli.Context) (*globals, error) {
 }
 
 func newApp() *cli.App {
+	// -v is --verbose here, as in most tools that migrate things.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	return &cli.App{
 		Name:  "hoist",
 		Usage: "move running Java and .NET applications into containers",
