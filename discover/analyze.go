@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,6 +110,9 @@ func (s *secretSink) add(source, key, value, reason string) string {
 	s.values[ref] = value
 	return ref
 }
+
+// monoPackages are the Debian packages whose version is Mono's.
+var monoPackages = []string{"mono-runtime", "mono-runtime-sgen", "mono-complete"}
 
 // placeholder marks where a secret was in a command line or option.
 func placeholder(ref string) string { return "{{secret:" + ref + "}}" }
@@ -272,7 +276,7 @@ func (z *analyzer) runtime(ctx context.Context) {
 		rt.Entrypoint = hostPath(m.cwd, m.dotnet.Entrypoint)
 		rt.Home = path.Dir(path.Dir(m.exe)) // /usr/bin/mono -> /usr
 		rt.Args = z.redactArgs("args", m.dotnet.Args)
-		for _, pkg := range []string{"mono-runtime", "mono-runtime-sgen", "mono-complete"} {
+		for _, pkg := range monoPackages {
 			if v := dpkgVersion(z.r.host, pkg); v != "" {
 				rt.Version, rt.VersionSource = v, "dpkg package "+pkg
 				break
@@ -590,28 +594,38 @@ func nonDefaultUlimits(data []byte) []Ulimit {
 }
 
 // statSize returns the total size and count of regular files under a host
-// path, following symlinks to files but not into other directories.
+// path. Symlinks to files are followed inside the host root (never out of
+// it), symlinks to directories are not walked into.
 func (h Host) statSize(p string, limit int) (int64, int) {
 	r, err := h.Resolve(p)
 	if err != nil {
 		return 0, 0
 	}
-	var size int64
-	var n int
-	root := h.file(r)
-	fi, err := os.Stat(root)
+	fi, err := os.Lstat(h.file(r))
 	if err != nil {
 		return 0, 0
 	}
 	if !fi.IsDir() {
 		return fi.Size(), 1
 	}
+	var size int64
+	var n int
+	root := h.file(r)
 	_ = walkDir(root, func(name string, d fs.DirEntry) error {
 		if n >= limit {
 			return fs.SkipAll
 		}
-		info, err := os.Stat(name)
-		if err == nil && info.Mode().IsRegular() {
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			rel, _ := filepath.Rel(root, name)
+			if info, err = h.Stat(path.Join(r, filepath.ToSlash(rel))); err != nil {
+				return nil
+			}
+		}
+		if info.Mode().IsRegular() {
 			size += info.Size()
 			n++
 		}

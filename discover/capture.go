@@ -241,6 +241,8 @@ func copyRecorded(h Host, rec *recorder, out string, o CaptureOptions) error {
 			continue
 		}
 		switch ext := path.Ext(p); {
+		case p == "/var/lib/dpkg/status":
+			data = dpkgStanzas(data, monoPackages)
 		case ext == ".jar" || ext == ".war":
 			data, err = shrinkJar(data)
 			if err != nil {
@@ -295,4 +297,20 @@ func shrinkJar(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(buf.String()), nil
+}
+
+// dpkgStanzas keeps the named packages' entries of a dpkg status file.
+func dpkgStanzas(data []byte, pkgs []string) []byte {
+	var out []string
+	for _, stanza := range strings.Split(string(data), "\n\n") {
+		for _, p := range pkgs {
+			if strings.HasPrefix(stanza, "Package: "+p+"\n") {
+				out = append(out, strings.TrimSpace(stanza))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return []byte(strings.Join(out, "\n\n") + "\n")
 }

@@ -24,6 +24,7 @@ on another machine. Environment values and config files are copied with secret
 values replaced; attach the directory to a bug report.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write the capture to (must not exist)"},
+				&cli.BoolFlag{Name: "keep-secrets", Hidden: true, Usage: "copy secret values as they are (only for test fixtures made with fake secrets)"},
 			},
 			Action: func(c *cli.Context) error {
 				g, err := globalsFrom(c)
@@ -41,7 +42,7 @@ values replaced; attach the directory to a bug report.`,
 					}
 					pids = append(pids, int32(n))
 				}
-				return discover.Capture(c.Context, g.host, pids, c.String("out"))
+				return discover.Capture(c.Context, g.host, pids, c.String("out"), discover.CaptureOptions{KeepSecrets: c.Bool("keep-secrets")})
 			},
 		}},
 	}
