@@ -191,7 +191,7 @@ func (z *analyzer) configFiles() {
 		}
 		cf.File = *f
 		for _, s := range f.Secrets {
-			ref := z.sink.add("config", strings.TrimPrefix(p, "/")+"#"+s.Key, s.Value, s.Reason)
+			ref := z.sink.add("config", strings.TrimPrefix(p, "/")+"#"+s.Key, s.Plain(), s.Reason)
 			cf.SecretRefs = append(cf.SecretRefs, SecretLocation{Key: s.Key, Ref: ref})
 		}
 		for _, ep := range f.Endpoints {
