@@ -11,8 +11,16 @@ WORKSPACE ?= $(CURDIR)/hoist-workspace
 
 all: build
 
+# The engine's daemons are tool dependencies pinned in go.mod; they are
+# built beside hoist, where it looks for them. Go's build cache makes a
+# second build quick.
+ENGINE_TOOLS := github.com/containerd/containerd/v2/cmd/containerd \
+	github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+	github.com/moby/buildkit/cmd/buildkitd
+
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hoist
+	$(GO) build -trimpath -o bin/ $(ENGINE_TOOLS)
 
 # Debian packages the demo and the tests use; already-installed ones are skipped.
 deps:
@@ -21,7 +29,7 @@ deps:
 demo: deps build
 	@HOIST=$(CURDIR)/$(BIN) WORKSPACE=$(WORKSPACE) .ci/demo.sh
 
-test: deps
+test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 

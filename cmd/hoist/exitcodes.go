@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/runtime"
 )
 
 // Exit codes, documented in docs/exit-codes.md and `hoist help exit-codes`.
@@ -55,7 +56,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		return exitNotFound
 	case errors.Is(err, discover.ErrInvalid):
 		return exitInvalid
-	case errors.Is(err, discover.ErrUnavailable):
+	case errors.Is(err, discover.ErrUnavailable), errors.Is(err, runtime.ErrEngineUnavailable), errors.Is(err, runtime.ErrPrerequisite):
 		return exitUnavailable
 	case isFlagError(msg):
 		return exitUsage

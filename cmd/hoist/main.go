@@ -11,6 +11,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp().RunContext(ctx, os.Args)
+	// The exit code is decided before stop(), which cancels ctx.
+	code := exitCode(ctx, err, os.Stderr)
 	stop()
-	os.Exit(exitCode(ctx, err, os.Stderr))
+	os.Exit(code)
 }

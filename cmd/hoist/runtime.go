@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hoistctl/hoist/runtime"
+)
+
+// engineFlags point hoist at its engine or at daemons the user runs.
+var engineFlags = []cli.Flag{
+	&cli.StringFlag{Name: "containerd-addr", EnvVars: []string{"HOIST_CONTAINERD_ADDR"}, Usage: "use this containerd socket instead of starting hoist's own"},
+	&cli.StringFlag{Name: "buildkit-addr", EnvVars: []string{"BUILDKIT_HOST"}, Usage: "use this buildkitd (unix:///path or tcp://127.0.0.1:port) instead of starting hoist's own"},
+	&cli.StringFlag{Name: "engine-data-dir", EnvVars: []string{"HOIST_ENGINE_DATA_DIR"}, Value: "/var/lib/hoist", Usage: "the engine's data and logs"},
+	&cli.StringFlag{Name: "engine-state-dir", EnvVars: []string{"HOIST_ENGINE_STATE_DIR"}, Value: "/run/hoist", Usage: "the engine's sockets and pid files"},
+	&cli.StringFlag{Name: "engine-bin-dir", EnvVars: []string{"HOIST_ENGINE_BIN_DIR"}, Usage: "where containerd, containerd-shim-runc-v2 and buildkitd are (default: beside hoist, then $PATH)"},
+}
+
+func engineConfig(c *cli.Context) runtime.Config {
+	return runtime.Config{
+		DataDir:        c.String("engine-data-dir"),
+		StateDir:       c.String("engine-state-dir"),
+		ContainerdAddr: c.String("containerd-addr"),
+		BuildkitAddr:   c.String("buildkit-addr"),
+		BinDir:         c.String("engine-bin-dir"),
+	}
+}
+
+func runtimeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "runtime",
+		Usage: "manage hoist's engine (containerd and buildkitd)",
+		Description: `The first command that needs the engine starts it and leaves it running:
+a supervisor process that runs hoist's own containerd and a buildkitd on it,
+restarting either when it dies. Data and logs are in /var/lib/hoist, sockets
+(mode 0600) in /run/hoist.`,
+		Subcommands: []*cli.Command{
+			{
+				Name:  "status",
+				Usage: "show whether the engine's daemons answer",
+				Action: func(c *cli.Context) error {
+					g, err := globalsFrom(c)
+					if err != nil {
+						return err
+					}
+					st := runtime.GetStatus(c.Context, engineConfig(c))
+					if err := render(g, st, func(w *tabw) {
+						fmt.Fprintln(w, "COMPONENT\tHEALTHY\tMANAGED\tVERSION\tADDRESS")
+						for _, comp := range st.Components {
+							fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\n", comp.Name, comp.Healthy, comp.Managed, orDash(comp.Version), comp.Address)
+						}
+						if st.Supervisor != 0 {
+							fmt.Fprintf(w, "supervisor\tpid %d\t\t\t%s\n", st.Supervisor, st.SupervisorLog)
+						}
+					}); err != nil {
+						return err
+					}
+					if !st.Healthy() {
+						return fmt.Errorf("%w: the engine is not running; any command that needs it starts it, or run `hoist runtime up`", runtime.ErrEngineUnavailable)
+					}
+					return nil
+				},
+			},
+			{
+				Name:  "up",
+				Usage: "start the engine now (normally started on demand)",
+				Action: func(c *cli.Context) error {
+					g, err := globalsFrom(c)
+					if err != nil {
+						return err
+					}
+					st, err := runtime.Ensure(c.Context, engineConfig(c), func(f string, a ...any) { fmt.Fprintf(g.stderr, f+"\n", a...) })
+					if err != nil {
+						return err
+					}
+					return render(g, st, func(w *tabw) {
+						for _, comp := range st.Components {
+							fmt.Fprintf(w, "%s\t%s\t%s\n", comp.Name, comp.Version, comp.Address)
+						}
+					})
+				},
+			},
+			{
+				Name:  "down",
+				Usage: "stop the engine (running containers survive in their shims)",
+				Action: func(c *cli.Context) error {
+					return runtime.Down(c.Context, engineConfig(c))
+				},
+			},
+			{
+				Name:   "serve",
+				Hidden: true,
+				Usage:  "run the engine supervisor in the foreground (started by hoist itself)",
+				Action: func(c *cli.Context) error {
+					cfg := runtime.ConfigFromEnv()
+					if c.IsSet("engine-data-dir") || c.IsSet("engine-state-dir") || c.IsSet("engine-bin-dir") {
+						cfg = engineConfig(c)
+					}
+					return runtime.Serve(c.Context, cfg, os.Stderr)
+				},
+			},
+		},
+	}
+}

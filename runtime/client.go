@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	bkclient "github.com/moby/buildkit/client"
+)
+
+// ErrEngineUnavailable is returned when a daemon cannot be reached.
+var ErrEngineUnavailable = errors.New("engine unavailable")
+
+func containerdVersion(ctx context.Context, cfg Config) (string, error) {
+	if _, err := os.Stat(cfg.ContainerdSocket()); err != nil && cfg.ownsContainerd() {
+		return "", err
+	}
+	c, err := containerd.New(cfg.ContainerdSocket(), containerd.WithDefaultNamespace(cfg.withDefaults().Namespace), containerd.WithTimeout(2*time.Second))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	v, err := c.Version(ctx)
+	if err != nil {
+		return "", err
+	}
+	return v.Version, nil
+}
+
+// buildkitVersion checks buildkitd has a worker and returns its version.
+func buildkitVersion(ctx context.Context, cfg Config) (string, error) {
+	c, err := bkclient.New(ctx, cfg.BuildkitAddress())
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	ws, err := c.ListWorkers(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(ws) == 0 {
+		return "", errors.New("buildkitd has no worker")
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	return info.BuildkitVersion.Version, nil
+}
+
+// Component is the state of one engine daemon.
+type Component struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Managed bool   `json:"managed"` // started by hoist, or the user's own
+	Healthy bool   `json:"healthy"`
+	Version string `json:"version,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Status is what `hoist runtime status` reports.
+type Status struct {
+	Supervisor    int         `json:"supervisorPid,omitempty"`
+	DataDir       string      `json:"dataDir"`
+	StateDir      string      `json:"stateDir"`
+	Namespace     string      `json:"namespace"`
+	Components    []Component `json:"components"`
+	SupervisorLog string      `json:"supervisorLog"`
+}
+
+// Healthy says whether every component answers.
+func (s *Status) Healthy() bool {
+	for _, c := range s.Components {
+		if !c.Healthy {
+			return false
+		}
+	}
+	return true
+}
+
+// GetStatus asks each daemon whether it is up.
+func GetStatus(ctx context.Context, cfg Config) *Status {
+	cfg = cfg.withDefaults()
+	st := &Status{DataDir: cfg.DataDir, StateDir: cfg.StateDir, Namespace: cfg.Namespace, SupervisorLog: filepath.Join(cfg.logDir(), "supervisor.log")}
+	if pid, ok := cfg.supervisorPID(); ok {
+		st.Supervisor = pid
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cc := Component{Name: "containerd", Address: cfg.ContainerdSocket(), Managed: cfg.ownsContainerd()}
+	if v, err := containerdVersion(cctx, cfg); err != nil {
+		cc.Error = err.Error()
+	} else {
+		cc.Healthy, cc.Version = true, v
+	}
+	bc := Component{Name: "buildkitd", Address: cfg.BuildkitAddress(), Managed: cfg.ownsBuildkit()}
+	if v, err := buildkitVersion(cctx, cfg); err != nil {
+		bc.Error = err.Error()
+	} else {
+		bc.Healthy, bc.Version = true, v
+	}
+	st.Components = []Component{cc, bc}
+	return st
+}
+
+// supervisorPID reads the pid file and checks the process is alive.
+func (c Config) supervisorPID() (int, bool) {
+	data, err := os.ReadFile(c.pidFile())
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		return 0, false
+	}
+	return pid, true
+}
+
+// Ensure makes sure the engine is running: it starts the supervisor when
+// nobody has, then waits until every daemon answers.
+func Ensure(ctx context.Context, cfg Config, logf func(string, ...any)) (*Status, error) {
+	cfg = cfg.withDefaults()
+	if st := GetStatus(ctx, cfg); st.Healthy() {
+		return st, nil
+	}
+	if !cfg.ownsContainerd() && !cfg.ownsBuildkit() {
+		return nil, unavailable(GetStatus(ctx, cfg), "the daemons you named with --containerd-addr and --buildkit-addr do not answer")
+	}
+	if err := cfg.checkPrerequisites(); err != nil {
+		return nil, err
+	}
+	if _, running := cfg.supervisorPID(); !running {
+		if err := startSupervisor(cfg); err != nil {
+			return nil, err
+		}
+		logf("started hoist's engine (containerd, buildkitd); it keeps running: `hoist runtime down` stops it")
+	}
+	start := time.Now()
+	deadline := start.Add(3 * time.Minute)
+	for {
+		st := GetStatus(ctx, cfg)
+		if st.Healthy() {
+			return st, nil
+		}
+		// The supervisor writes its pid file within moments of starting.
+		if _, running := cfg.supervisorPID(); !running && time.Since(start) > 10*time.Second {
+			return nil, unavailable(st, "the engine supervisor exited")
+		}
+		if time.Now().After(deadline) {
+			return nil, unavailable(st, "the engine did not become healthy within 3 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func unavailable(st *Status, why string) error {
+	var parts []string
+	for _, c := range st.Components {
+		if !c.Healthy {
+			parts = append(parts, fmt.Sprintf("%s at %s: %s", c.Name, c.Address, c.Error))
+		}
+	}
+	return fmt.Errorf("%w: %s (%s); see %s and the daemon logs beside it", ErrEngineUnavailable, why, strings.Join(parts, "; "), st.SupervisorLog)
+}
+
+// startSupervisor starts `hoist runtime serve` detached from this process.
+func startSupervisor(cfg Config) error {
+	argv := cfg.Supervisor
+	if len(argv) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		argv = []string{exe, "runtime", "serve"}
+	}
+	if err := os.MkdirAll(cfg.logDir(), 0o700); err != nil {
+		return err
+	}
+	lf, err := os.OpenFile(filepath.Join(cfg.logDir(), "supervisor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), cfg.env()...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the engine supervisor %v: %w", argv, err)
+	}
+	// Not waited for: it outlives this command. Release it so no zombie
+	// is left if this process lives on (tests).
+	go func() { _, _ = cmd.Process.Wait() }()
+	return nil
+}
+
+// Down stops the supervisor and, through it, containerd and buildkitd.
+// Running containers are stopped by `hoist runtime down --purge` (later).
+func Down(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	pid, ok := cfg.supervisorPID()
+	if !ok {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stopping the engine supervisor (pid %d): %w", pid, err)
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the engine supervisor (pid %d) did not stop within 45s; see %s", pid, filepath.Join(cfg.logDir(), "supervisor.log"))
+}
