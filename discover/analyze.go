@@ -137,6 +137,7 @@ type analyzer struct {
 	deps     map[string]*Dependency
 	appDirs  []string
 	warnings []string
+	ownPorts map[uint32]bool
 }
 
 func (r *scanResult) analyze(ctx context.Context, g *group) (*Analysis, *secretSink) {
@@ -274,7 +275,8 @@ func (z *analyzer) runtime(ctx context.Context) {
 	case m.typ == TypeMono || m.typ == TypeMonoXSP:
 		rt.Kind = "mono"
 		rt.Entrypoint = hostPath(m.cwd, m.dotnet.Entrypoint)
-		rt.Home = path.Dir(path.Dir(m.exe)) // /usr/bin/mono -> /usr
+		// Mono's class libraries, not the prefix its binary is in (/usr).
+		rt.Home = path.Join(path.Dir(path.Dir(m.exe)), "lib", "mono")
 		rt.Args = z.redactArgs("args", m.dotnet.Args)
 		for _, pkg := range monoPackages {
 			if v := dpkgVersion(z.r.host, pkg); v != "" {
@@ -359,11 +361,12 @@ func (z *analyzer) server() {
 	z.a.Observed.Server = s
 }
 
-// contextPath turns a Tomcat app base name into its context path
-// (ROOT is /, foo#bar is /foo/bar, foo##2 is version 2 of /foo).
-func contextPath(name string) string {
+// contextPath turns a deployed app's name into its context path. Tomcat:
+// ROOT is /, foo#bar is /foo/bar, foo##2 is version 2 of /foo. Jetty serves
+// "root" in any case at /.
+func contextPath(server, name string) string {
 	name, _, _ = strings.Cut(name, "##")
-	if name == "ROOT" || name == "" {
+	if name == "ROOT" || name == "" || (server == "jetty" && strings.EqualFold(name, "root")) {
 		return "/"
 	}
 	return "/" + strings.ReplaceAll(name, "#", "/")
@@ -387,7 +390,7 @@ func (z *analyzer) dirWebApps(dir string, exts ...string) []WebApp {
 		}
 		if fi.IsDir() {
 			names[e.Name()] = true
-			out = append(out, WebApp{Name: e.Name(), ContextPath: contextPath(e.Name()), Path: p, Kind: "exploded"})
+			out = append(out, WebApp{Name: e.Name(), ContextPath: contextPath(z.m.server, e.Name()), Path: p, Kind: "exploded"})
 			continue
 		}
 		for _, x := range exts {
@@ -396,7 +399,7 @@ func (z *analyzer) dirWebApps(dir string, exts ...string) []WebApp {
 				if names[n] {
 					break // the exploded copy of this war is already listed
 				}
-				out = append(out, WebApp{Name: n, ContextPath: contextPath(n), Path: p, Kind: strings.TrimPrefix(x, ".")})
+				out = append(out, WebApp{Name: n, ContextPath: contextPath(z.m.server, n), Path: p, Kind: strings.TrimPrefix(x, ".")})
 			}
 		}
 	}
@@ -442,7 +445,7 @@ func (z *analyzer) tomcatWebApps() []WebApp {
 		if strings.HasSuffix(p, ".war") {
 			kind = "war"
 		}
-		apps = append(apps, WebApp{Name: name, ContextPath: contextPath(name), Path: p, Kind: kind})
+		apps = append(apps, WebApp{Name: name, ContextPath: contextPath(z.m.server, name), Path: p, Kind: kind})
 	}
 	sort.Slice(apps, func(i, j int) bool { return apps[i].ContextPath < apps[j].ContextPath })
 	return apps
@@ -458,6 +461,7 @@ func (z *analyzer) network() {
 	for _, p := range o.Ports {
 		local[p.Port] = true
 	}
+	z.ownPorts = local
 	for _, s := range z.r.sockets(z.g) {
 		if !strings.HasPrefix(s.Proto, "tcp") || s.State != tcpEstablished || local[s.LocalPort] {
 			continue // inbound, or not a connection
@@ -470,7 +474,21 @@ func (z *analyzer) network() {
 	}
 }
 
+// isLocalHost says whether a host names this machine or every interface.
+func isLocalHost(h string) bool {
+	switch strings.Trim(h, "[]") {
+	case "localhost", "0.0.0.0", "::", "*", "+", "":
+		return true
+	}
+	return isLoopback(strings.Trim(h, "[]"))
+}
+
 func (z *analyzer) dep(ep appconfig.Endpoint, source string) {
+	// The app's own listen address (ASPNETCORE_URLS, server.port...) is
+	// not something it depends on.
+	if z.ownPorts[uint32(ep.Port)] && isLocalHost(ep.Host) {
+		return
+	}
 	if ep.Service == "" {
 		ep.Service = "unknown"
 	}
@@ -597,6 +615,8 @@ func nonDefaultUlimits(data []byte) []Ulimit {
 // path. Symlinks to files are followed inside the host root (never out of
 // it), symlinks to directories are not walked into.
 func (h Host) statSize(p string, limit int) (int64, int) {
+	// Sizes are a report, not something a capture needs to reproduce.
+	h.rec = nil
 	r, err := h.Resolve(p)
 	if err != nil {
 		return 0, 0

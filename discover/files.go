@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,7 +255,9 @@ func (z *analyzer) files() {
 		z.logsAndTemp(path.Join(m.base, "logs"), path.Join(m.base, "work"))
 		z.externalLinks(path.Join(m.home, "lib"))
 	case TypeJBoss:
-		z.logsAndTemp(path.Join(m.base, "log"), path.Join(m.base, "tmp"), path.Join(m.base, "data"))
+		// standalone/data is not temporary: it holds console deployments
+		// and transaction logs.
+		z.logsAndTemp(path.Join(m.base, "log"), path.Join(m.base, "tmp"))
 	case TypeSpringBoot, TypeJavaGen:
 		add(rt.MainJar, "main-jar")
 		for _, c := range rt.Classpath {
@@ -411,8 +414,7 @@ func (z *analyzer) defaults() {
 	cp.ImageName = z.a.ID
 	cp.ImageTag = "latest"
 	cp.BaseImage = "host"
-	cp.Ports = []int{}
-	seen := map[int]bool{}
+	cp.Ports = []ExposedPort{}
 	shutdown := map[int]bool{}
 	if o.Server != nil {
 		for _, c := range o.Server.Connectors {
@@ -421,37 +423,47 @@ func (z *analyzer) defaults() {
 			}
 		}
 	}
-	var loopback []int
+	seen := map[ExposedPort]bool{}
+	var public, loopback []ExposedPort
 	for _, p := range o.Ports {
-		port := int(p.Port)
-		if !strings.HasPrefix(p.Protocol, "tcp") || shutdown[port] || seen[port] {
+		ep := ExposedPort{Port: int(p.Port), Protocol: strings.TrimSuffix(p.Protocol, "6")}
+		if shutdown[ep.Port] || seen[ep] {
 			continue
 		}
+		seen[ep] = true
 		if isLoopback(p.Address) {
-			loopback = append(loopback, port)
-			continue
+			loopback = append(loopback, ep)
+		} else {
+			public = append(public, ep)
 		}
-		seen[port] = true
-		cp.Ports = append(cp.Ports, port)
 	}
 	// Loopback-only ports (JMX, admin consoles on localhost) stay private,
 	// unless they are all the app has: then they are its service ports and
 	// the app must listen on all interfaces inside a container.
-	if len(cp.Ports) == 0 {
-		for _, port := range loopback {
-			if !seen[port] {
-				seen[port] = true
-				cp.Ports = append(cp.Ports, port)
-				z.warn("port %d listens on loopback only; inside a container it must listen on all interfaces (0.0.0.0) to be reachable: change the app's bind address", port)
-			}
+	if len(public) == 0 {
+		public = loopback
+		for _, ep := range loopback {
+			z.warn("port %d/%s listens on loopback only; inside a container it must listen on all interfaces (0.0.0.0) to be reachable: change the app's bind address", ep.Port, ep.Protocol)
 		}
 	}
-	sort.Ints(cp.Ports)
-	if len(cp.Ports) > 0 {
-		cp.HealthCheck.Port = cp.Ports[0]
+	sort.Slice(public, func(i, j int) bool {
+		if public[i].Port != public[j].Port {
+			return public[i].Port < public[j].Port
+		}
+		return public[i].Protocol < public[j].Protocol
+	})
+	cp.Ports = append(cp.Ports, public...)
+	var tcpPorts []int
+	for _, ep := range cp.Ports {
+		if ep.Protocol == "tcp" {
+			tcpPorts = append(tcpPorts, ep.Port)
+		}
+	}
+	if len(tcpPorts) > 0 {
+		cp.HealthCheck.Port = tcpPorts[0]
 		if o.Server != nil {
 			for _, c := range o.Server.Connectors {
-				if !c.ShutdownCmd && c.Port != 0 && seen[c.Port] && (c.Protocol == "" || strings.Contains(strings.ToLower(c.Protocol), "http")) {
+				if !c.ShutdownCmd && c.Port != 0 && slices.Contains(tcpPorts, c.Port) && (c.Protocol == "" || strings.Contains(strings.ToLower(c.Protocol), "http")) {
 					cp.HealthCheck.Port = c.Port
 					break
 				}

@@ -194,8 +194,8 @@ func TestLiveJavaApp(t *testing.T) {
 	if props == nil || len(props.SecretRefs) == 0 {
 		t.Fatalf("application.properties and its password not found: %+v", o.ConfigFiles)
 	}
-	if got := a.ContainerParameters.Ports; len(got) != 1 || got[0] != port {
-		t.Errorf("containerParameters.ports %v, want [%d]", got, port)
+	if got := a.ContainerParameters.Ports; len(got) != 1 || got[0] != (ExposedPort{Port: port, Protocol: "tcp"}) {
+		t.Errorf("containerParameters.ports %v, want [%d/tcp]", got, port)
 	}
 	if a.ContainerParameters.User != fmt.Sprintf("%d:%d", os.Geteuid(), os.Getegid()) {
 		t.Errorf("user %q", a.ContainerParameters.User)
@@ -404,8 +404,8 @@ func TestLiveTomcat(t *testing.T) {
 	if !hasPort(o.Ports, "tcp", uint32(port)) {
 		t.Errorf("ports %+v", o.Ports)
 	}
-	if got := a.ContainerParameters.Ports; len(got) != 1 || got[0] != port {
-		t.Errorf("containerParameters.ports = %v, want [%d] (no shutdown port)", got, port)
+	if got := a.ContainerParameters.Ports; len(got) != 1 || got[0] != (ExposedPort{Port: port, Protocol: "tcp"}) {
+		t.Errorf("containerParameters.ports = %v, want [%d/tcp] (no shutdown port)", got, port)
 	}
 	if a.ContainerParameters.HealthCheck.Port != port || a.ContainerParameters.HealthCheck.Path != "/" {
 		t.Errorf("health check %+v", a.ContainerParameters.HealthCheck)

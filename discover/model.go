@@ -244,13 +244,19 @@ type ContainerParameters struct {
 	// BaseImage is "host" (build the app's own runtime from the host) or an
 	// image reference such as eclipse-temurin:17-jre.
 	BaseImage   string        `json:"baseImage"`
-	Ports       []int         `json:"ports"`
+	Ports       []ExposedPort `json:"ports"`
 	HealthCheck HealthCheck   `json:"healthCheck"`
 	Include     []string      `json:"include"`
 	Exclude     []string      `json:"exclude"`
 	Env         []EnvOverride `json:"env"`
 	User        string        `json:"user"`
 	WorkingDir  string        `json:"workingDir"`
+}
+
+// ExposedPort is a port the container publishes.
+type ExposedPort struct {
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"` // tcp or udp
 }
 
 // HealthCheck says how to tell the app is up.

@@ -172,9 +172,14 @@ Max locked memory         8388608              8388608              bytes
 }
 
 func TestContextPath(t *testing.T) {
-	for in, want := range map[string]string{"ROOT": "/", "shop": "/shop", "a#b": "/a/b", "shop##2": "/shop", "ROOT##3": "/"} {
-		if got := contextPath(in); got != want {
-			t.Errorf("contextPath(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string]string{"ROOT": "/", "shop": "/shop", "a#b": "/a/b", "shop##2": "/shop", "ROOT##3": "/", "root": "/root"} {
+		if got := contextPath("tomcat", in); got != want {
+			t.Errorf("contextPath(tomcat, %q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, in := range []string{"root", "ROOT", "Root"} {
+		if got := contextPath("jetty", in); got != "/" {
+			t.Errorf("contextPath(jetty, %q) = %q, want /", in, got)
 		}
 	}
 }

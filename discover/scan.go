@@ -246,6 +246,17 @@ func (r *scanResult) classifyJava(c *candidate) error {
 	if err != nil {
 		return err
 	}
+	// jboss-modules passes -D options that follow the module name on to
+	// the server as system properties (WildFly's standalone.sh puts
+	// jboss.home.dir and jboss.server.base.dir there).
+	if path.Base(jc.Jar) == "jboss-modules.jar" {
+		for _, a := range jc.Args {
+			if strings.HasPrefix(a, "-D") {
+				k, v, _ := strings.Cut(a[2:], "=")
+				jc.Properties = append(jc.Properties, KV{Key: k, Value: v})
+			}
+		}
+	}
 	c.java = &jc
 	prop := func(k string) string { v, _ := jc.Prop(k); return v }
 	switch {
