@@ -1,65 +1,18 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// engineForTest prepares a private engine (own data and state dirs) run by
-// a hoist binary built from this checkout, and tears it down afterwards.
-func engineForTest(t *testing.T) Config {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts containerd and buildkitd")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the engine needs root")
-	}
-	binDir, _ := filepath.Abs("../bin")
-	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "buildkitd"} {
-		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
-			t.Skipf("%s not built: run `make build` first (%v)", b, err)
-		}
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("runc not installed (make deps)")
-	}
-	hoist := filepath.Join(t.TempDir(), "hoist")
-	if out, err := exec.Command("go", "build", "-o", hoist, "../cmd/hoist").CombinedOutput(); err != nil {
-		t.Fatalf("building hoist: %v\n%s", err, out)
-	}
-	// Unix socket paths are limited to 108 bytes: keep the state dir short.
-	state, err := os.MkdirTemp("/run", "hoist-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{
-		DataDir:    t.TempDir(),
-		StateDir:   state,
-		Namespace:  "hoist-test",
-		BinDir:     binDir,
-		Supervisor: []string{hoist, "runtime", "serve"},
-	}
-	t.Cleanup(func() {
-		if err := Down(context.Background(), cfg); err != nil {
-			t.Errorf("down: %v", err)
-		}
-		os.RemoveAll(state)
-		if t.Failed() {
-			logs, _ := os.ReadFile(filepath.Join(cfg.DataDir, "logs", "supervisor.log"))
-			t.Logf("supervisor log:\n%s", logs)
-		}
-	})
-	return cfg
-}
+	. "github.com/hoistctl/hoist/runtime"
+	"github.com/hoistctl/hoist/runtime/enginetest"
+)
 
 // daemonPID finds the pid of one of this engine's daemons by the socket or
 // config path on its command line.
@@ -80,7 +33,7 @@ func daemonPID(t *testing.T, marker string) int {
 }
 
 func TestEngineLifecycle(t *testing.T) {
-	cfg := engineForTest(t)
+	cfg := enginetest.Start(t)
 	ctx := context.Background()
 	st, err := Ensure(ctx, cfg, t.Logf)
 	if err != nil {
@@ -138,24 +91,5 @@ func TestEngineLifecycle(t *testing.T) {
 		if pid := daemonPID(t, marker); pid != 0 {
 			t.Errorf("daemon %d still running after Down", pid)
 		}
-	}
-}
-
-func TestPrerequisitesSayWhatToDo(t *testing.T) {
-	cfg := Config{BinDir: t.TempDir(), DataDir: t.TempDir(), StateDir: t.TempDir()}
-	t.Setenv("PATH", t.TempDir())
-	err := cfg.withDefaults().checkPrerequisites()
-	if !errors.Is(err, ErrPrerequisite) {
-		t.Fatalf("err = %v", err)
-	}
-	for _, want := range []string{"runc", "containerd not found", "buildkitd not found", "make build"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
-	}
-	// Daemons the user runs: hoist needs none of its own binaries.
-	ext := Config{ContainerdAddr: "/nonexistent.sock", BuildkitAddr: "unix:///nonexistent.sock"}
-	if _, err := Ensure(context.Background(), ext, t.Logf); !errors.Is(err, ErrEngineUnavailable) || !strings.Contains(err.Error(), "/nonexistent.sock") {
-		t.Errorf("external daemons down: %v", err)
 	}
 }

@@ -16,23 +16,13 @@ import (
 )
 
 // Environment variables through which Ensure hands its Config to the
-// supervisor process it starts.
+// supervisor process it starts (the CLI's engine flags read them).
 const (
 	envDataDir   = "HOIST_ENGINE_DATA_DIR"
 	envStateDir  = "HOIST_ENGINE_STATE_DIR"
 	envNamespace = "HOIST_ENGINE_NAMESPACE"
 	envBinDir    = "HOIST_ENGINE_BIN_DIR"
 )
-
-// ConfigFromEnv is the Config a supervisor was started with.
-func ConfigFromEnv() Config {
-	return Config{
-		DataDir:   os.Getenv(envDataDir),
-		StateDir:  os.Getenv(envStateDir),
-		Namespace: os.Getenv(envNamespace),
-		BinDir:    os.Getenv(envBinDir),
-	}.withDefaults()
-}
 
 func (c Config) env() []string {
 	return []string{envDataDir + "=" + c.DataDir, envStateDir + "=" + c.StateDir, envNamespace + "=" + c.Namespace, envBinDir + "=" + c.BinDir}

@@ -15,6 +15,7 @@ var engineFlags = []cli.Flag{
 	&cli.StringFlag{Name: "buildkit-addr", EnvVars: []string{"BUILDKIT_HOST"}, Usage: "use this buildkitd (unix:///path or tcp://127.0.0.1:port) instead of starting hoist's own"},
 	&cli.StringFlag{Name: "engine-data-dir", EnvVars: []string{"HOIST_ENGINE_DATA_DIR"}, Value: "/var/lib/hoist", Usage: "the engine's data and logs"},
 	&cli.StringFlag{Name: "engine-state-dir", EnvVars: []string{"HOIST_ENGINE_STATE_DIR"}, Value: "/run/hoist", Usage: "the engine's sockets and pid files"},
+	&cli.StringFlag{Name: "engine-namespace", EnvVars: []string{"HOIST_ENGINE_NAMESPACE"}, Value: "hoist", Usage: "the engine's containerd namespace"},
 	&cli.StringFlag{Name: "engine-bin-dir", EnvVars: []string{"HOIST_ENGINE_BIN_DIR"}, Usage: "where containerd, containerd-shim-runc-v2 and buildkitd are (default: beside hoist, then $PATH)"},
 }
 
@@ -25,6 +26,7 @@ func engineConfig(c *cli.Context) runtime.Config {
 		ContainerdAddr: c.String("containerd-addr"),
 		BuildkitAddr:   c.String("buildkit-addr"),
 		BinDir:         c.String("engine-bin-dir"),
+		Namespace:      c.String("engine-namespace"),
 	}
 }
 
@@ -94,11 +96,9 @@ restarting either when it dies. Data and logs are in /var/lib/hoist, sockets
 				Hidden: true,
 				Usage:  "run the engine supervisor in the foreground (started by hoist itself)",
 				Action: func(c *cli.Context) error {
-					cfg := runtime.ConfigFromEnv()
-					if c.IsSet("engine-data-dir") || c.IsSet("engine-state-dir") || c.IsSet("engine-bin-dir") {
-						cfg = engineConfig(c)
-					}
-					return runtime.Serve(c.Context, cfg, os.Stderr)
+					// Ensure hands the config over in HOIST_ENGINE_* variables,
+					// which the engine flags read.
+					return runtime.Serve(c.Context, engineConfig(c), os.Stderr)
 				},
 			},
 		},

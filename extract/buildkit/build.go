@@ -1,0 +1,142 @@
+// Package buildkit builds a Dockerfile and its context with BuildKit's Go
+// client and the built-in dockerfile frontend, showing BuildKit's own
+// progress display, and exports the image into the engine's containerd
+// (and optionally an OCI archive).
+package buildkit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// Options describes one build.
+type Options struct {
+	// Address is buildkitd's address (unix:///run/hoist/buildkit/buildkitd.sock).
+	Address string
+	// ContextDir is the build context; Dockerfile is relative to it
+	// (default "Dockerfile").
+	ContextDir string
+	Dockerfile string
+	// Image is the name the image gets in the engine's containerd store
+	// (hoist.local/APP:TAG). Empty: build without storing an image.
+	Image string
+	// SourceDateEpoch makes the build reproducible: file timestamps in the
+	// layers and the image config are clamped to it.
+	SourceDateEpoch int64
+	// OCIArchive, when set, also writes the image as an OCI archive
+	// (loadable with `docker load` or `ctr import`).
+	OCIArchive string
+	// Progress receives BuildKit's display; Mode is auto, tty, plain,
+	// rawjson or quiet.
+	Progress io.Writer
+	Mode     string
+	// BuildArgs are passed to the Dockerfile.
+	BuildArgs map[string]string
+}
+
+// Result is what a build produced.
+type Result struct {
+	// Digest is the image manifest digest.
+	Digest string `json:"digest"`
+	// ConfigDigest is the image config digest.
+	ConfigDigest string `json:"configDigest"`
+	Image        string `json:"image,omitempty"`
+}
+
+// Build runs one build.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	if o.Dockerfile == "" {
+		o.Dockerfile = "Dockerfile"
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	c, err := bkclient.New(ctx, o.Address)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to buildkitd at %s: %w", o.Address, err)
+	}
+	defer c.Close()
+
+	ctxFS, err := fsutil.NewFS(o.ContextDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context %s: %w", o.ContextDir, err)
+	}
+	dfDir := filepath.Dir(filepath.Join(o.ContextDir, o.Dockerfile))
+	dfFS, err := fsutil.NewFS(dfDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening Dockerfile directory %s: %w", dfDir, err)
+	}
+	attrs := map[string]string{"filename": filepath.Base(o.Dockerfile)}
+	for k, v := range o.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	epoch := strconv.FormatInt(o.SourceDateEpoch, 10)
+	attrs["build-arg:SOURCE_DATE_EPOCH"] = epoch
+
+	var exports []bkclient.ExportEntry
+	if o.Image != "" {
+		exports = append(exports, bkclient.ExportEntry{
+			Type: bkclient.ExporterImage,
+			Attrs: map[string]string{
+				"name":                                  o.Image,
+				string(exptypes.OptKeyRewriteTimestamp): "true",
+				"unpack":                                "true",
+			},
+		})
+	}
+	if o.OCIArchive != "" {
+		path := o.OCIArchive
+		exports = append(exports, bkclient.ExportEntry{
+			Type:  bkclient.ExporterOCI,
+			Attrs: map[string]string{"name": o.Image, string(exptypes.OptKeyRewriteTimestamp): "true"},
+			Output: func(map[string]string) (io.WriteCloser, error) {
+				return os.Create(path)
+			},
+		})
+	}
+	opt := bkclient.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports:       exports,
+	}
+
+	mode := progressui.DisplayMode(o.Mode)
+	if mode == "" {
+		mode = progressui.AutoMode
+	}
+	display, err := progressui.NewDisplay(o.Progress, mode)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *bkclient.SolveStatus)
+	var resp *bkclient.SolveResponse
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = c.Solve(ectx, nil, opt, ch)
+		return err
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(ectx), ch)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, fmt.Errorf("building %s: %w", o.ContextDir, err)
+	}
+	return &Result{
+		Digest:       resp.ExporterResponse[exptypes.ExporterImageDigestKey],
+		ConfigDigest: resp.ExporterResponse[exptypes.ExporterImageConfigDigestKey],
+		Image:        o.Image,
+	}, nil
+}

@@ -1,0 +1,91 @@
+// Package enginetest starts a private hoist engine (containerd and
+// buildkitd with their own data and state directories) for a test, and
+// stops it when the test ends.
+package enginetest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	hoistrt "github.com/hoistctl/hoist/runtime"
+)
+
+var (
+	buildOnce sync.Once
+	hoistBin  string
+	buildErr  error
+	buildOut  []byte
+)
+
+// repoRoot finds the checkout from this file's location.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Start returns the config of a running private engine, or skips the test
+// when this machine cannot run one (not root, -short, binaries not built).
+func Start(t testing.TB) hoistrt.Config {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts containerd and buildkitd")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the engine needs root")
+	}
+	root := repoRoot()
+	binDir := filepath.Join(root, "bin")
+	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "buildkitd"} {
+		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
+			t.Skipf("%s not built: run `make build` first (%v)", b, err)
+		}
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc not installed (make deps)")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hoist-enginetest-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		hoistBin = filepath.Join(dir, "hoist")
+		cmd := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
+		cmd.Dir = root
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("building hoist: %v\n%s", buildErr, buildOut)
+	}
+	// Unix socket paths are limited to 108 bytes: keep the state dir short.
+	state, err := os.MkdirTemp("/run", "hoist-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hoistrt.Config{
+		DataDir:    t.TempDir(),
+		StateDir:   state,
+		Namespace:  "hoist-test",
+		BinDir:     binDir,
+		Supervisor: []string{hoistBin, "runtime", "serve"},
+	}
+	t.Cleanup(func() {
+		if err := hoistrt.Down(context.Background(), cfg); err != nil {
+			t.Errorf("stopping the test engine: %v", err)
+		}
+		os.RemoveAll(state)
+		if t.Failed() {
+			logs, _ := os.ReadFile(filepath.Join(cfg.DataDir, "logs", "supervisor.log"))
+			t.Logf("supervisor log:\n%s", logs)
+		}
+	})
+	if _, err := hoistrt.Ensure(context.Background(), cfg, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
