@@ -24,6 +24,8 @@ func synthProcfs(tb testing.TB, dir string, n int) Host {
 	must(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	must(os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644))
 	must(os.WriteFile(filepath.Join(root, "etc", "group"), []byte("root:x:0:\napp:x:1000:\n"), 0o644))
+	must(os.MkdirAll(filepath.Join(root, "opt", "tomee", "lib"), 0o755))
+	must(os.WriteFile(filepath.Join(root, "opt", "tomee", "lib", "tomee-catalina-9.1.2.jar"), nil, 0o644))
 	var tcp strings.Builder
 	tcp.WriteString("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
 	others := []string{"/usr/sbin/sshd\x00-D", "/usr/sbin/nginx\x00-g\x00daemon off;", "/bin/bash", "/usr/bin/python3\x00worker.py", "/usr/lib/postgresql/15/bin/postgres\x00-D\x00/var/lib/pg"}
@@ -41,11 +43,18 @@ func synthProcfs(tb testing.TB, dir string, n int) Host {
 			state = "Z (zombie)"
 		case i%20 == 0:
 			port := 8000 + i
-			cmdline = fmt.Sprintf("/usr/bin/java\x00-Xmx512m\x00-Dcatalina.base=/srv/t%d\x00-Dcatalina.home=/usr/share/tomcat\x00-classpath\x00/usr/share/tomcat/bin/bootstrap.jar\x00org.apache.catalina.startup.Bootstrap\x00start", i)
+			home := "/usr/share/tomcat"
+			if i%40 == 0 {
+				home = "/opt/tomee" // recognised by its own jars
+			}
+			cmdline = fmt.Sprintf("/usr/bin/java\x00-Xmx512m\x00-Dcatalina.base=/srv/t%d\x00-Dcatalina.home=%s\x00-classpath\x00%s/bin/bootstrap.jar\x00org.apache.catalina.startup.Bootstrap\x00start", i, home, home)
 			exe = "/usr/lib/jvm/java-17/bin/java"
 			inode++
 			must(os.Symlink(fmt.Sprintf("socket:[%d]", inode), filepath.Join(pd, "fd", "7")))
 			fmt.Fprintf(&tcp, "%4d: 00000000:%04X 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 %d 1 0000000000000000 100 0 0 10 0\n", i, port, inode)
+		case i%20 == 5:
+			cmdline = fmt.Sprintf("/usr/bin/mono\x00--debug\x00/srv/legacy%d/Legacy.exe\x00--port\x009000", i)
+			exe = "/usr/bin/mono-sgen"
 		case i%20 == 10:
 			cmdline = fmt.Sprintf("/usr/bin/dotnet\x00/srv/app%d/App.dll", i)
 			exe = "/usr/share/dotnet/dotnet"
@@ -81,9 +90,17 @@ func TestSyntheticProcfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tomcats, dotnets int
+	var tomcats, tomees, dotnets, monos int
 	for _, a := range inv.Apps {
 		switch a.Type {
+		case TypeMono:
+			monos++
+			if !strings.HasSuffix(a.Path, "/Legacy.exe") {
+				t.Errorf("mono app path %q", a.Path)
+			}
+		case TypeTomEE:
+			tomees++
+			fallthrough
 		case TypeTomcat:
 			tomcats++
 			if len(a.Ports) != 1 || a.Ports[0].Port != uint32(8000+a.PID) {
@@ -97,8 +114,8 @@ func TestSyntheticProcfs(t *testing.T) {
 		}
 	}
 	// 400/20 tomcats minus those that are kernel threads/zombies.
-	if tomcats < 15 || dotnets < 15 {
-		t.Errorf("found %d tomcats and %d dotnet apps in %+v", tomcats, dotnets, inv.Apps)
+	if tomcats < 15 || dotnets < 15 || monos < 15 || tomees < 5 || tomees == tomcats {
+		t.Errorf("found %d tomcats (%d TomEE), %d dotnet and %d mono apps in %+v", tomcats, tomees, dotnets, monos, inv.Apps)
 	}
 }
 
