@@ -250,11 +250,12 @@ func (z *analyzer) files() {
 	case TypeTomcat, TypeTomEE:
 		add(path.Join(m.base, "conf"), "config")
 		z.logsAndTemp(path.Join(m.base, "logs"), path.Join(m.base, "temp"), path.Join(m.base, "work"))
-		z.externalLinks(path.Join(m.home, "lib"), path.Join(m.base, "lib"), path.Join(m.home, "bin"))
+		z.externalLinks(m.home, m.base)
 	case TypeJetty:
 		z.logsAndTemp(path.Join(m.base, "logs"), path.Join(m.base, "work"))
-		z.externalLinks(path.Join(m.home, "lib"))
+		z.externalLinks(m.home, m.base)
 	case TypeJBoss:
+		z.externalLinks(m.home)
 		// standalone/data is not temporary: it holds console deployments
 		// and transaction logs.
 		z.logsAndTemp(path.Join(m.base, "log"), path.Join(m.base, "tmp"))
@@ -362,37 +363,86 @@ func (z *analyzer) openLogs() {
 	}
 }
 
-// externalLinks records symlinks in the server's directories that point
-// outside them (Debian's Tomcat links its jars into /usr/share/java).
+// externalLinks records symlinks under the server's directories (at any
+// depth, without following linked directories) that point outside the
+// app's directories: Debian links Tomcat's and Jetty's jars into
+// /usr/share/java and their config into /etc.
 func (z *analyzer) externalLinks(dirs ...string) {
-	h, fl := z.r.host, &z.a.Observed.Files
 	for _, d := range dirs {
-		ents, err := h.ReadDir(d)
-		if err != nil {
+		z.walkLinks(d, 0)
+	}
+}
+
+// maxLinkDepth bounds how deep externalLinks looks below a server dir.
+const maxLinkDepth = 6
+
+func (z *analyzer) walkLinks(dir string, depth int) {
+	h, fl := z.r.host, &z.a.Observed.Files
+	ents, err := h.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := path.Join(dir, e.Name())
+		if e.IsDir() {
+			if depth < maxLinkDepth {
+				z.walkLinks(p, depth+1)
+			}
 			continue
 		}
-		for _, e := range ents {
-			if e.Type()&fs.ModeSymlink == 0 {
-				continue
-			}
-			p := path.Join(d, e.Name())
-			t, err := h.Resolve(p)
-			if err != nil {
-				z.warn("resolving %s: %v", p, err)
-				continue
-			}
-			if z.underApp(t) {
-				continue
-			}
-			ref := FileRef{Path: p, Role: "library", Target: t, External: true}
-			if !h.Exists(t) {
-				z.warn("%s links to %s, which does not exist", p, t)
-				continue
-			}
-			ref.Size, ref.Files = h.statSize(t, 200000)
-			fl.App = append(fl.App, ref)
+		if e.Type()&fs.ModeSymlink == 0 {
+			continue
+		}
+		t, err := h.Resolve(p)
+		if err != nil {
+			z.warn("resolving %s: %v", p, err)
+			continue
+		}
+		if z.underApp(t) || z.listed(p) || z.isLogOrTemp(p, t) {
+			continue
+		}
+		fi, err := h.Stat(t)
+		if err != nil {
+			z.warn("%s links to %s, which does not exist", p, t)
+			continue
+		}
+		role := "library"
+		if fi.IsDir() {
+			role = "linked-dir" // e.g. jetty9/etc -> /etc/jetty9
+		} else if !strings.HasSuffix(t, ".jar") && !strings.HasSuffix(t, ".so") {
+			role = "linked-file"
+		}
+		ref := FileRef{Path: p, Role: role, Target: t, External: true}
+		ref.Size, ref.Files = h.statSize(t, 200000)
+		fl.App = append(fl.App, ref)
+	}
+}
+
+// isLogOrTemp says whether a link is one of the log or temp dirs, by its
+// path, its target or its name (Debian links Tomcat's logs and work dirs
+// into /var/log and /var/cache).
+func (z *analyzer) isLogOrTemp(p, target string) bool {
+	fl := &z.a.Observed.Files
+	for _, x := range append(append([]string{}, fl.Logs...), fl.Temp...) {
+		if x == p || x == target {
+			return true
 		}
 	}
+	switch path.Base(p) {
+	case "logs", "log", "temp", "tmp", "work", "cache":
+		return true
+	}
+	return strings.HasPrefix(target, "/var/log/") || strings.HasPrefix(target, "/var/cache/")
+}
+
+// listed says whether a path is already among the app's files.
+func (z *analyzer) listed(p string) bool {
+	for _, f := range z.a.Observed.Files.App {
+		if f.Path == p {
+			return true
+		}
+	}
+	return false
 }
 
 // mappedLibraries lists shared objects the process loaded.
