@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -612,8 +611,8 @@ func nonDefaultUlimits(data []byte) []Ulimit {
 }
 
 // statSize returns the total size and count of regular files under a host
-// path. Symlinks to files are followed inside the host root (never out of
-// it), symlinks to directories are not walked into.
+// path. The path itself is resolved inside the host root; links below it
+// are not followed.
 func (h Host) statSize(p string, limit int) (int64, int) {
 	// Sizes are a report, not something a capture needs to reproduce.
 	h.rec = nil
@@ -639,12 +638,8 @@ func (h Host) statSize(p string, limit int) (int64, int) {
 		if err != nil {
 			return nil
 		}
-		if info.Mode()&fs.ModeSymlink != 0 {
-			rel, _ := filepath.Rel(root, name)
-			if info, err = h.Stat(path.Join(r, filepath.ToSlash(rel))); err != nil {
-				return nil
-			}
-		}
+		// Links inside are not followed: what they point to outside is
+		// listed (and sized) as a file of its own.
 		if info.Mode().IsRegular() {
 			size += info.Size()
 			n++

@@ -368,9 +368,32 @@ func (z *analyzer) openLogs() {
 // app's directories: Debian links Tomcat's and Jetty's jars into
 // /usr/share/java and their config into /etc.
 func (z *analyzer) externalLinks(dirs ...string) {
+	fl := &z.a.Observed.Files
+	before := len(fl.App)
 	for _, d := range dirs {
 		z.walkLinks(d, 0)
 	}
+	// A link into a directory another link already brings (start.d and
+	// start.ini into /etc/jetty9, which etc links to) adds nothing.
+	var dirs2 []string
+	for _, f := range fl.App[before:] {
+		if f.Role == "linked-dir" {
+			dirs2 = append(dirs2, f.Target)
+		}
+	}
+	kept := fl.App[:before]
+	for _, f := range fl.App[before:] {
+		covered := false
+		for _, d := range dirs2 {
+			if f.Target != d && strings.HasPrefix(f.Target, d+"/") {
+				covered = true
+			}
+		}
+		if !covered {
+			kept = append(kept, f)
+		}
+	}
+	fl.App = kept
 }
 
 // maxLinkDepth bounds how deep externalLinks looks below a server dir.

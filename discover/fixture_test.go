@@ -258,7 +258,7 @@ var fxExpected = map[string]fxExpect{
 		configs:  []string{"/usr/share/jetty9/webapps/hello/WEB-INF/classes/application.properties"},
 		cpPorts:  []ExposedPort{{Port: 18082, Protocol: "tcp"}},
 		logs:     []string{"/usr/share/jetty9/logs"},
-		external: 20,
+		external: 50,
 	},
 	"jboss": {
 		typ: TypeJBoss, path: "/srv/fixture/wildfly/standalone", user: "root", pids: 2,

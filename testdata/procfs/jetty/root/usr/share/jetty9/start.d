@@ -1,0 +1,1 @@
+/etc/jetty9/start.d
