@@ -31,4 +31,7 @@ echo
 echo "== hoist analyze $id"
 "$HOIST" --workspace "$WORKSPACE" analyze "$id"
 echo
+echo "== hoist extract $id"
+"$HOIST" --workspace "$WORKSPACE" extract "$id"
+echo
 echo "Workspace: $WORKSPACE (analysis: $WORKSPACE/$id/analysis.json; secret values only in $WORKSPACE/secrets.json, mode 0600)"

@@ -49,19 +49,37 @@ func (w Workspace) AnalysisPath(id string) string {
 // SecretsPath is the workspace's secrets file.
 func (w Workspace) SecretsPath() string { return filepath.Join(w.Dir, SecretsFile) }
 
+// gitignored are the workspace's files that must never be committed.
+var gitignored = []string{SecretsFile, "*/extract/*.tar.gz"}
+
 // init creates the workspace and its .gitignore.
 func (w Workspace) init() error {
 	if err := os.MkdirAll(w.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating workspace %s: %w", w.Dir, err)
 	}
 	gi := filepath.Join(w.Dir, ".gitignore")
-	want := "# written by hoist: secret values never go into git\n" + SecretsFile + "\n"
-	if cur, err := os.ReadFile(gi); err == nil {
-		if bytes.Contains(cur, []byte("\n"+SecretsFile+"\n")) || bytes.HasPrefix(cur, []byte(SecretsFile+"\n")) {
-			return nil
-		}
-		want = string(cur) + "\n" + want
+	cur, _ := os.ReadFile(gi)
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(cur), "\n") {
+		have[strings.TrimSpace(l)] = true
 	}
+	var add []string
+	for _, l := range gitignored {
+		if !have[l] {
+			add = append(add, l)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	want := string(cur)
+	if want != "" && !strings.HasSuffix(want, "\n") {
+		want += "\n"
+	}
+	if want == "" {
+		want = "# written by hoist: secret values and archives of app files stay out of git\n"
+	}
+	want += strings.Join(add, "\n") + "\n"
 	return WriteFileAtomic(gi, []byte(want), 0o644)
 }
 

@@ -60,6 +60,7 @@ workspace, so you can stop, review or edit (analysis.json, the Dockerfile) and g
 
   hoist inventory          list the Java and .NET apps running here   -> inventory.json
   hoist analyze APP        everything the app needs, editable          -> APP/analysis.json
+  hoist extract APP        portable archive of the app's files         -> APP/extract/APP.tar.gz
 
 Results go to stdout (--output table|json|yaml), progress and logs to stderr.
 See "hoist help exit-codes" for what the exit status means.`,
@@ -77,6 +78,7 @@ See "hoist help exit-codes" for what the exit status means.`,
 		Commands: []*cli.Command{
 			inventoryCommand(),
 			analyzeCommand(),
+			extractCommand(),
 			runtimeCommand(),
 			versionCommand(),
 			completionCommand(),

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/runtime"
 )
 
@@ -54,7 +55,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		return exitUsage
 	case errors.Is(err, discover.ErrNotFound):
 		return exitNotFound
-	case errors.Is(err, discover.ErrInvalid):
+	case errors.Is(err, discover.ErrInvalid), errors.Is(err, extract.ErrSecretFound):
 		return exitInvalid
 	case errors.Is(err, discover.ErrUnavailable), errors.Is(err, runtime.ErrEngineUnavailable), errors.Is(err, runtime.ErrPrerequisite):
 		return exitUnavailable

@@ -56,6 +56,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown app", append(base, "analyze", "java-tomcat-12345678"), exitNotFound, "no Java or .NET applications are running"},
 		{"no procfs", []string{"--workspace", ws, "--host-proc", filepath.Join(root, "missing"), "inventory"}, exitError, "is procfs mounted"},
 		{"inventory ok", append(base, "inventory"), exitOK, ""},
+		{"extract before analyze", append(base, "extract", "java-tomcat-12345678"), exitNotFound, "hoist analyze java-tomcat-12345678"},
 		{"pid not an app", append(base, "inventory", "--pid", "1"), exitNotFound, "not part of any"},
 	}
 	for _, tt := range tests {
