@@ -61,6 +61,7 @@ workspace, so you can stop, review or edit (analysis.json, the Dockerfile) and g
   hoist inventory          list the Java and .NET apps running here   -> inventory.json
   hoist analyze APP        everything the app needs, editable          -> APP/analysis.json
   hoist extract APP        portable archive of the app's files         -> APP/extract/APP.tar.gz
+  hoist containerize APP   Dockerfile + BuildKit image                 -> APP/containerize/, hoist.local/APP
 
 Results go to stdout (--output table|json|yaml), progress and logs to stderr.
 See "hoist help exit-codes" for what the exit status means.`,
@@ -79,6 +80,7 @@ See "hoist help exit-codes" for what the exit status means.`,
 			inventoryCommand(),
 			analyzeCommand(),
 			extractCommand(),
+			containerizeCommand(),
 			runtimeCommand(),
 			versionCommand(),
 			completionCommand(),

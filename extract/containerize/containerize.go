@@ -1,0 +1,437 @@
+// Package containerize turns an extracted app into an image: it writes a
+// readable Dockerfile and a build context into the workspace (the app's
+// files split into layers from least to most often changed, plus the app's
+// own runtime for the `host` base strategy) and builds it with BuildKit on
+// hoist's engine.
+package containerize
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/extract"
+	"github.com/hoistctl/hoist/extract/buildkit"
+)
+
+// Options configures one containerize run.
+type Options struct {
+	Workspace discover.Workspace
+	ID        string
+	// InputArchive is an archive from `hoist extract` made on another
+	// machine (worker-machine mode); empty means the workspace's.
+	InputArchive string
+	// BuildOnly rebuilds from the Dockerfile and context already in the
+	// workspace (after the user edited the Dockerfile).
+	BuildOnly bool
+	// Base assembles the `host` base (the app's own runtime) into a
+	// directory; nil makes the host strategy an error.
+	Base func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error
+	// BuildkitAddr is the buildkitd to build with.
+	BuildkitAddr string
+	// OCIArchive also writes the image as an OCI archive.
+	OCIArchive string
+	Progress   io.Writer
+	Mode       string // BuildKit display: auto, tty, plain, quiet
+	Logf       func(string, ...any)
+}
+
+// Result is what containerize produced; it is also written to
+// APP/containerize/image.json.
+type Result struct {
+	Image        string `json:"image"`
+	Digest       string `json:"digest"`
+	ConfigDigest string `json:"configDigest"`
+	Dockerfile   string `json:"dockerfile"`
+	BaseImage    string `json:"baseImage"`
+}
+
+// Dir is APP/containerize.
+func Dir(ws discover.Workspace, id string) string {
+	return filepath.Join(ws.AppDir(id), "containerize")
+}
+
+// Containerize writes the Dockerfile and build context, then builds.
+func Containerize(ctx context.Context, o Options) (*Result, error) {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	dir := Dir(o.Workspace, o.ID)
+	dockerfile := filepath.Join(dir, "Dockerfile")
+	ctxDir := filepath.Join(dir, "context")
+	var (
+		a   *discover.Analysis
+		m   *extract.Manifest
+		err error
+	)
+	if o.BuildOnly {
+		if _, err := os.Stat(dockerfile); err != nil {
+			return nil, fmt.Errorf("rebuilding %s: %w: no Dockerfile at %s; run `hoist containerize %s` first", o.ID, discover.ErrNotFound, dockerfile, o.ID)
+		}
+		if _, err := os.Stat(ctxDir); err != nil {
+			return nil, fmt.Errorf("rebuilding %s: %w: no build context at %s; run `hoist containerize %s` first", o.ID, discover.ErrNotFound, ctxDir, o.ID)
+		}
+		data, err := os.ReadFile(filepath.Join(ctxDir, "hoist-manifest.json"))
+		if err != nil {
+			return nil, fmt.Errorf("rebuilding %s: reading the context's manifest: %w", o.ID, err)
+		}
+		m = &extract.Manifest{}
+		if err := json.Unmarshal(data, m); err != nil {
+			return nil, fmt.Errorf("%w: the build context's manifest: %v; run `hoist containerize %s` again", discover.ErrInvalid, err, o.ID)
+		}
+		if a, err = readArchivedAnalysis(ctxDir); err != nil {
+			return nil, err
+		}
+	} else {
+		if a, m, err = prepare(ctx, o, ctxDir); err != nil {
+			return nil, err
+		}
+		df, err := Dockerfile(a, m)
+		if err != nil {
+			return nil, err
+		}
+		if err := discover.WriteFileAtomic(dockerfile, df, 0o644); err != nil {
+			return nil, err
+		}
+		o.Logf("wrote %s", dockerfile)
+	}
+	image := ImageRef(a)
+	res, err := buildkit.Build(ctx, buildkit.Options{
+		Address:         o.BuildkitAddr,
+		ContextDir:      ctxDir,
+		Dockerfile:      "../Dockerfile",
+		Image:           image,
+		SourceDateEpoch: m.SourceDateEpoch,
+		OCIArchive:      o.OCIArchive,
+		Progress:        o.Progress,
+		Mode:            o.Mode,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Image: image, Digest: res.Digest, ConfigDigest: res.ConfigDigest, Dockerfile: dockerfile, BaseImage: a.ContainerParameters.BaseImage}
+	data, err := discover.MarshalJSON(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := discover.WriteFileAtomic(filepath.Join(dir, "image.json"), data, 0o644); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ImageRef is the image's name in the engine's store.
+func ImageRef(a *discover.Analysis) string {
+	name, tag := a.ContainerParameters.ImageName, a.ContainerParameters.ImageTag
+	if name == "" {
+		name = a.ID
+	}
+	if tag == "" {
+		tag = "latest"
+	}
+	return "hoist.local/" + name + ":" + tag
+}
+
+// prepare unpacks the archive and lays the build context out in layers.
+func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis, *extract.Manifest, error) {
+	archive := o.InputArchive
+	if archive == "" {
+		archive = extract.ArchivePath(o.Workspace, o.ID)
+		if _, err := os.Stat(archive); err != nil {
+			return nil, nil, fmt.Errorf("containerizing %s: %w: no archive at %s; run `hoist extract %s` first", o.ID, discover.ErrNotFound, archive, o.ID)
+		}
+	}
+	// The context is derived data: rebuilt from the archive every time.
+	if err := os.RemoveAll(ctxDir); err != nil {
+		return nil, nil, err
+	}
+	unpacked := ctxDir + ".unpack"
+	_ = os.RemoveAll(unpacked)
+	defer os.RemoveAll(unpacked)
+	m, err := extract.Unpack(ctx, archive, unpacked)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.App != o.ID {
+		return nil, nil, fmt.Errorf("%w: %s holds app %s, not %s", discover.ErrInvalid, archive, m.App, o.ID)
+	}
+	a, err := readArchivedAnalysis(unpacked)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	// Keep what --build-only needs beside the layers.
+	for _, f := range []string{extract.ArchiveManifest, extract.ArchiveAnalysis} {
+		data, err := os.ReadFile(filepath.Join(unpacked, f))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := os.WriteFile(filepath.Join(ctxDir, "hoist-"+path.Base(f)), data, 0o644); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := layout(unpacked, ctxDir, m); err != nil {
+		return nil, nil, err
+	}
+	if a.ContainerParameters.BaseImage == "host" || a.ContainerParameters.BaseImage == "" {
+		if o.Base == nil {
+			return nil, nil, fmt.Errorf("containerizing %s: the host base strategy is not available here; set containerParameters.baseImage to an image reference", o.ID)
+		}
+		if err := o.Base(ctx, a, m, filepath.Join(ctxDir, "base")); err != nil {
+			return nil, nil, err
+		}
+	}
+	return a, m, nil
+}
+
+func readArchivedAnalysis(dir string) (*discover.Analysis, error) {
+	p := filepath.Join(dir, extract.ArchiveAnalysis)
+	if _, err := os.Stat(p); err != nil {
+		p = filepath.Join(dir, "hoist-analysis.json")
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading the archived analysis: %w", err)
+	}
+	var a discover.Analysis
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("%w: archived analysis %s: %v", discover.ErrInvalid, p, err)
+	}
+	return &a, nil
+}
+
+// owner is a uid:gid pair; BuildKit's COPY sets ownership per instruction,
+// so each layer is split by owner.
+type owner struct{ uid, gid uint32 }
+
+func (o owner) dir() string { return fmt.Sprintf("%d_%d", o.uid, o.gid) }
+
+// layerDir is where a layer's files for one owner go in the context.
+func layerDir(ctxDir, layer string, o owner) string {
+	return filepath.Join(ctxDir, "layers", layer, o.dir())
+}
+
+// layout moves the unpacked files into context/layers/<layer>/<uid>_<gid>,
+// at their absolute paths. Directories go into the "dirs" layer, first, so
+// every directory has its owner and mode however the files are split.
+func layout(unpacked, ctxDir string, m *extract.Manifest) error {
+	root := filepath.Join(unpacked, extract.ArchiveRootfs)
+	for _, f := range m.Files {
+		layer := f.Layer
+		if f.Type == "dir" {
+			layer = "dirs"
+		}
+		if layer == "" {
+			layer = "app"
+		}
+		dst := filepath.Join(layerDir(ctxDir, layer, owner{f.UID, f.GID}), filepath.FromSlash(f.Path))
+		src := filepath.Join(root, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if f.Type == "dir" {
+			if err := os.MkdirAll(dst, fs.FileMode(f.Mode)&fs.ModePerm); err != nil {
+				return err
+			}
+			_ = os.Chmod(dst, fs.FileMode(f.Mode)&fs.ModePerm)
+			continue
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return fmt.Errorf("laying out %s: %w", f.Path, err)
+		}
+	}
+	return nil
+}
+
+// layerOrder is least to most often changed.
+var layerOrder = []string{"dirs", "server", "libraries", "app", "config"}
+
+// Dockerfile renders the Dockerfile for an analysed, extracted app. The
+// context must have been laid out by prepare.
+func Dockerfile(a *discover.Analysis, m *extract.Manifest) ([]byte, error) {
+	var b strings.Builder
+	cp := a.ContainerParameters
+	o := a.Observed
+	fmt.Fprintf(&b, "# Generated by hoist for %s (%s) from analysis.json and the extract manifest.\n", a.ID, a.Type)
+	b.WriteString("# Edit freely, then rebuild with `hoist containerize " + a.ID + " --build-only`.\n")
+	b.WriteString("# Layers go from least to most often changed, so a change to the app's\n# own files rebuilds only the last layers.\n")
+	base := cp.BaseImage
+	if base == "" || base == "host" {
+		b.WriteString("\n# Base: the app's own runtime, copied from the source host (strategy `host`).\nFROM scratch\nCOPY base/ /\n")
+	} else {
+		fmt.Fprintf(&b, "\nFROM %s\n", base)
+	}
+	owners := map[string][]owner{}
+	seen := map[string]bool{}
+	for _, f := range m.Files {
+		layer := f.Layer
+		if f.Type == "dir" {
+			layer = "dirs"
+		}
+		if layer == "" {
+			layer = "app"
+		}
+		ow := owner{f.UID, f.GID}
+		k := layer + "/" + ow.dir()
+		if !seen[k] {
+			seen[k] = true
+			owners[layer] = append(owners[layer], ow)
+		}
+	}
+	for _, layer := range layerOrder {
+		ows := owners[layer]
+		if len(ows) == 0 {
+			continue
+		}
+		sort.Slice(ows, func(i, j int) bool {
+			if ows[i].uid != ows[j].uid {
+				return ows[i].uid < ows[j].uid
+			}
+			return ows[i].gid < ows[j].gid
+		})
+		fmt.Fprintf(&b, "\n# %s\n", layerComment[layer])
+		for _, ow := range ows {
+			fmt.Fprintf(&b, "COPY --chown=%d:%d layers/%s/%s/ /\n", ow.uid, ow.gid, layer, ow.dir())
+		}
+	}
+	env, err := environment(a)
+	if err != nil {
+		return nil, err
+	}
+	if len(env) > 0 {
+		b.WriteString("\n# The app's environment; secrets are supplied at deploy time, never baked in.\n")
+		for _, kv := range env {
+			fmt.Fprintf(&b, "ENV %s=%s\n", kv[0], strconv.Quote(kv[1]))
+		}
+	}
+	if len(cp.Ports) > 0 {
+		b.WriteString("\n")
+		for _, p := range cp.Ports {
+			fmt.Fprintf(&b, "EXPOSE %d/%s\n", p.Port, p.Protocol)
+		}
+	}
+	user := cp.User
+	if user == "" {
+		user = fmt.Sprintf("%d:%d", o.Process.UID, o.Process.GID)
+	}
+	fmt.Fprintf(&b, "\nUSER %s\n", user)
+	if cp.WorkingDir != "" {
+		fmt.Fprintf(&b, "WORKDIR %s\n", cp.WorkingDir)
+	}
+	argv, err := entrypoint(a)
+	if err != nil {
+		return nil, err
+	}
+	q := make([]string, len(argv))
+	for i, s := range argv {
+		j, _ := json.Marshal(s)
+		q[i] = string(j)
+	}
+	fmt.Fprintf(&b, "ENTRYPOINT [%s]\n", strings.Join(q, ", "))
+	return []byte(b.String()), nil
+}
+
+var layerComment = map[string]string{
+	"dirs":      "Directories, with their owners and modes.",
+	"server":    "The application server.",
+	"libraries": "Third-party libraries.",
+	"app":       "The app's own classes and resources.",
+	"config":    "Configuration (secret values replaced by {{hoist-secret:REF}} placeholders).",
+}
+
+// environment is the app's non-secret, non-session environment with the
+// user's overrides applied, sorted by name.
+func environment(a *discover.Analysis) ([][2]string, error) {
+	vals := map[string]string{}
+	for _, e := range a.Observed.Environment {
+		if e.System || e.SecretRef != "" {
+			continue
+		}
+		vals[e.Name] = e.Value
+	}
+	for _, ov := range a.ContainerParameters.Env {
+		switch {
+		case ov.Remove:
+			delete(vals, ov.Name)
+		case ov.SecretRef != "":
+			delete(vals, ov.Name) // supplied at deploy time
+		default:
+			vals[ov.Name] = ov.Value
+		}
+	}
+	if home := a.Observed.Runtime.Home; home != "" && a.ContainerParameters.BaseImage == "host" {
+		vals["PATH"] = home + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	names := make([]string, 0, len(vals))
+	for n := range vals {
+		if strings.ContainsAny(n, "= \t\n") {
+			return nil, fmt.Errorf("%w: environment variable name %q cannot be written to a Dockerfile", discover.ErrInvalid, n)
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([][2]string, len(names))
+	for i, n := range names {
+		out[i] = [2]string{n, vals[n]}
+	}
+	return out, nil
+}
+
+// entrypoint is the original command line, with the launcher replaced by
+// the executable's absolute path (the container has no PATH search for a
+// bare "java" from a host shell's point of view).
+func entrypoint(a *discover.Analysis) ([]string, error) {
+	p := a.Observed.Process
+	if len(p.Cmdline) == 0 {
+		return nil, fmt.Errorf("%w: analysis of %s has no command line", discover.ErrInvalid, a.ID)
+	}
+	argv := append([]string(nil), p.Cmdline...)
+	if p.Exe != "" && a.ContainerParameters.BaseImage == "host" {
+		argv[0] = p.Exe
+	}
+	for _, s := range argv {
+		if strings.Contains(s, "{{secret:") {
+			return nil, errors.New("the command line holds a secret value (" + s + "); move it into an environment variable the app reads, or edit the Dockerfile's ENTRYPOINT, then run containerize --build-only: hoist never bakes a secret into an image")
+		}
+	}
+	return argv, nil
+}
+
+// AppJars lists, as paths in a laid-out build context, the app's jars and
+// class directories (for jdeps to find the Java modules the app needs).
+func AppJars(ctxDir string, m *extract.Manifest) []string {
+	var out []string
+	for _, f := range m.Files {
+		if f.Type != "file" || !(strings.HasSuffix(f.Path, ".jar") || strings.HasSuffix(f.Path, ".war")) {
+			continue
+		}
+		out = append(out, filepath.Join(layerDir(ctxDir, f.Layer, owner{f.UID, f.GID}), filepath.FromSlash(f.Path)))
+	}
+	for _, p := range m.Include {
+		if strings.HasSuffix(p, ".jar") {
+			continue
+		}
+		for _, f := range m.Files {
+			if f.Type == "file" && strings.HasSuffix(f.Path, ".class") && strings.HasPrefix(f.Path, p+"/") {
+				// jdeps reads a classes directory: the include path in
+				// the layer holding its first class file.
+				out = append(out, filepath.Join(layerDir(ctxDir, f.Layer, owner{f.UID, f.GID}), filepath.FromSlash(p)))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,284 @@
+package containerize
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/extract"
+	"github.com/hoistctl/hoist/extract/hostbase"
+	"github.com/hoistctl/hoist/runtime/enginetest"
+)
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitHTTP(url string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return string(body), nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return "", err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// startSample compiles and starts the sample app in dir; the returned
+// function stops it (by its PID).
+func startSample(t *testing.T, dir string, port int) func() {
+	t.Helper()
+	for _, tool := range []string{"javac", "java"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make deps)", tool)
+		}
+	}
+	src, _ := filepath.Abs("../../testdata/sampleapp")
+	for _, f := range []string{"HelloServer.java", "application.properties"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("javac", "-d", dir, filepath.Join(dir, "HelloServer.java")).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	cmd := exec.Command("java", "-Xmx64m", "-cp", dir, "HelloServer", fmt.Sprint(port))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DB_PASSWORD=containerize-env-secret", "GREETING_STYLE=plain")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_, _ = cmd.Process.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	if _, err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/health", port), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return stop
+}
+
+// TestContainerizeSampleApp takes the sample app from a running process to
+// an image that answers like the original, with no secret in any layer.
+func TestContainerizeSampleApp(t *testing.T) {
+	cfg := enginetest.Start(t)
+	ctx := context.Background()
+	appDir, err := os.MkdirTemp("", "hoist-ctz-app-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(appDir) })
+	_ = os.Chmod(appDir, 0o755)
+	port := freePort(t)
+	stop := startSample(t, appDir, port)
+
+	ws := discover.Workspace{Dir: t.TempDir()}
+	host := discover.LiveHost()
+	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, a := range inv.Apps {
+		if a.Path == appDir {
+			id = a.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("sample app not found in %+v", inv.Apps)
+	}
+	if _, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	opts := Options{
+		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: &progress, Mode: "plain", Logf: t.Logf,
+		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
+			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: AppJars(filepath.Dir(dest), m), Logf: t.Logf})
+			return err
+		},
+	}
+	r1, err := Containerize(ctx, opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	df, _ := os.ReadFile(r1.Dockerfile)
+	for _, want := range []string{"FROM scratch", fmt.Sprintf("EXPOSE %d/tcp", port), fmt.Sprintf("USER %d:%d", os.Geteuid(), os.Getegid()), "WORKDIR " + appDir, `ENV GREETING_STYLE="plain"`, "ENTRYPOINT [\"/usr/lib/jvm/"} {
+		if !strings.Contains(string(df), want) {
+			t.Errorf("Dockerfile lacks %q:\n%s", want, df)
+		}
+	}
+	if strings.Contains(string(df), "containerize-env-secret") || strings.Contains(string(df), "DB_PASSWORD") {
+		t.Errorf("Dockerfile carries the secret env var:\n%s", df)
+	}
+
+	cc, err := containerd.New(cfg.ContainerdSocket(), containerd.WithDefaultNamespace(cfg.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	layers1 := imageLayers(t, ctx, cc, r1.Image)
+	// No secret value in any layer or in the image config.
+	for _, l := range layers1 {
+		data := blob(t, ctx, cc.ContentStore(), l)
+		for _, s := range []string{"containerize-env-secret", "sample-not-a-real-password"} {
+			if bytes.Contains(gunzipAll(t, data), []byte(s)) {
+				t.Errorf("layer %s contains secret %q", l.Digest, s)
+			}
+		}
+	}
+
+	// Same inputs, same digest.
+	r2, err := Containerize(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Digest != r1.Digest {
+		t.Errorf("rebuild digest %s != %s", r2.Digest, r1.Digest)
+	}
+
+	// The image runs like the original: stop the original, start the image
+	// (host network, same loopback port) and ask it.
+	stop()
+	img, err := cc.GetImage(ctx, r1.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cname := "ctz-test-" + fmt.Sprint(port)
+	ctr, err := cc.NewContainer(ctx, cname, containerd.WithImage(img), containerd.WithNewSnapshot(cname+"-snap", img),
+		containerd.WithNewSpec(oci.WithImageConfig(img), oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctr.Delete(ctx, containerd.WithSnapshotCleanup)
+	var out bytes.Buffer
+	task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, &out, &out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Delete(ctx, containerd.WithProcessKill)
+	if err := task.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body, err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", port), 60*time.Second)
+	if err != nil || !strings.Contains(body, "hello from the hoist sample app") {
+		t.Errorf("containerized app: %q, %v\noutput:\n%s", body, err, out.String())
+	}
+	_ = task.Kill(ctx, syscall.SIGKILL)
+	if ch, err := task.Wait(ctx); err == nil {
+		<-ch
+	}
+
+	// A one-file change in the app rebuilds only its layer.
+	if err := os.WriteFile(filepath.Join(appDir, "extra.txt"), []byte("new file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := Containerize(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers3 := imageLayers(t, ctx, cc, r3.Image)
+	if len(layers3) != len(layers1) {
+		t.Fatalf("layer count changed: %d -> %d", len(layers1), len(layers3))
+	}
+	var changed int
+	for i := range layers1 {
+		if layers1[i].Digest != layers3[i].Digest {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d layers changed after a one-file change, want 1", changed)
+	}
+}
+
+func imageLayers(t *testing.T, ctx context.Context, cc *containerd.Client, ref string) []ocispec.Descriptor {
+	t.Helper()
+	img, err := cc.GetImage(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mf ocispec.Manifest
+	if err := json.Unmarshal(blob(t, ctx, cc.ContentStore(), img.Target()), &mf); err != nil {
+		t.Fatal(err)
+	}
+	return mf.Layers
+}
+
+func blob(t *testing.T, ctx context.Context, cs content.Store, d ocispec.Descriptor) []byte {
+	t.Helper()
+	data, err := content.ReadBlob(ctx, cs, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// gunzipAll returns the concatenated file contents of a gzipped tar layer.
+func gunzipAll(t *testing.T, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return data
+	}
+	tr := tar.NewReader(zr)
+	var all bytes.Buffer
+	for {
+		_, err := tr.Next()
+		if err != nil {
+			break
+		}
+		_, _ = io.Copy(&all, tr)
+	}
+	return all.Bytes()
+}
