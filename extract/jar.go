@@ -2,16 +2,13 @@ package extract
 
 import (
 	"archive/zip"
-	"bytes"
-	"compress/flate"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"path"
 	"strings"
 
 	"github.com/hoistctl/hoist/discover/appconfig"
+	"github.com/hoistctl/hoist/extract/render"
 )
 
 // Jars, wars and ears are zip files; their text entries are scanned for
@@ -106,90 +103,12 @@ func readJarEntry(r io.ReaderAt, size int64, name string, max int64) ([]byte, er
 	return nil, fmt.Errorf("no entry %s in it", name)
 }
 
-// rewriteZip writes a copy of the zip with some entries replaced. Every
-// other entry is copied byte for byte (compressed data, headers, order);
-// replaced entries keep their name, method, times and attributes, so the
-// same input always gives the same output. Data before the first entry
-// (the launch script of a "fully executable" Spring Boot jar) is kept.
+// rewriteZip writes a copy of the zip with some entries replaced (see
+// render.RewriteZip).
 func rewriteZip(src io.ReaderAt, size int64, zr *zip.Reader, dst io.Writer, changes map[string]*zipEdit) error {
-	prefix, err := zipPrefix(src, zr)
-	if err != nil {
-		return err
+	data := make(map[string][]byte, len(changes))
+	for name, e := range changes {
+		data[name] = e.data
 	}
-	if _, err := dst.Write(prefix); err != nil {
-		return err
-	}
-	w := zip.NewWriter(dst)
-	w.SetOffset(int64(len(prefix)))
-	for _, f := range zr.File {
-		e, ok := changes[f.Name]
-		if !ok {
-			if err := w.Copy(f); err != nil {
-				return fmt.Errorf("copying entry %s: %w", f.Name, err)
-			}
-			continue
-		}
-		fh := f.FileHeader
-		fh.Flags &^= 0x8 // sizes go in the header, no data descriptor
-		fh.CRC32 = crc32.ChecksumIEEE(e.data)
-		fh.UncompressedSize64 = uint64(len(e.data))
-		var body []byte
-		switch fh.Method {
-		case zip.Store:
-			body = e.data
-		case zip.Deflate:
-			var buf bytes.Buffer
-			fw, err := flate.NewWriter(&buf, flate.DefaultCompression)
-			if err != nil {
-				return err
-			}
-			if _, err := fw.Write(e.data); err != nil {
-				return err
-			}
-			if err := fw.Close(); err != nil {
-				return err
-			}
-			body = buf.Bytes()
-		default:
-			return fmt.Errorf("entry %s uses compression method %d, which hoist cannot rewrite", f.Name, fh.Method)
-		}
-		fh.CompressedSize64 = uint64(len(body))
-		out, err := w.CreateRaw(&fh)
-		if err != nil {
-			return fmt.Errorf("writing entry %s: %w", f.Name, err)
-		}
-		if _, err := out.Write(body); err != nil {
-			return err
-		}
-	}
-	if err := w.SetComment(zr.Comment); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
-// zipPrefix returns the bytes before the first local file header.
-func zipPrefix(src io.ReaderAt, zr *zip.Reader) ([]byte, error) {
-	if len(zr.File) == 0 {
-		return nil, nil
-	}
-	first := int64(-1)
-	for _, f := range zr.File {
-		off, err := f.DataOffset()
-		if err != nil {
-			return nil, err
-		}
-		if first < 0 || off < first {
-			first = off
-		}
-	}
-	head := make([]byte, first)
-	if _, err := src.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	i := bytes.Index(head, []byte("PK\x03\x04"))
-	if i < 0 {
-		return nil, fmt.Errorf("no local file header before the first entry's data")
-	}
-	return head[:i], nil
+	return render.RewriteZip(src, zr, dst, data)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoistctl/hoist/discover"
 	"github.com/hoistctl/hoist/discover/appconfig"
+	"github.com/hoistctl/hoist/extract/render"
 )
 
 // ManifestSchemaVersion is the version of manifest.json. It changes only
@@ -167,16 +168,7 @@ type RedactedFile struct {
 }
 
 // RedactedSecret is one placeholder in a redacted file.
-type RedactedSecret struct {
-	Ref string `json:"ref"`
-	// Key is the setting the secret was in, for config files.
-	Key string `json:"key,omitempty"`
-	// Encoding says how to write the secret's value in place of the
-	// placeholder (EncodeSecret).
-	Encoding string `json:"encoding"`
-	// Indent is the indentation of a YAML block scalar's lines.
-	Indent int `json:"indent,omitempty"`
-}
+type RedactedSecret = render.Secret
 
 // Excluded is a path left out of the archive, and why.
 type Excluded struct {

@@ -11,156 +11,43 @@ import (
 
 	"github.com/hoistctl/hoist/discover"
 	"github.com/hoistctl/hoist/discover/appconfig"
+	"github.com/hoistctl/hoist/extract/render"
 )
 
 // Placeholder is what a secret value is replaced with in the archive.
-func Placeholder(ref string) string { return placeholderOpen + ref + placeholderClose }
+func Placeholder(ref string) string { return render.Placeholder(ref) }
 
 const (
-	placeholderOpen  = "{{hoist-secret:"
-	placeholderClose = "}}"
+	placeholderOpen  = render.PlaceholderOpen
+	placeholderClose = render.PlaceholderClose
 )
 
-// Encodings of a secret value written in place of its placeholder: the
-// value from the secrets file is the value as the app reads it, so it must
-// be escaped the way the file's format spells it.
+// Encodings of a secret value written in place of its placeholder (see
+// package render, which the container's entry point shares).
 const (
-	EncodingVerbatim   = "verbatim"           // the bytes as they are
-	EncodingProperties = "properties"         // Java properties value escapes
-	EncodingJSON       = "json"               // inside a JSON string
-	EncodingXML        = "xml"                // XML attribute or text
-	EncodingYAMLDouble = "yaml-double-quoted" // inside "..."
-	EncodingYAMLSingle = "yaml-single-quoted" // inside '...'
-	EncodingYAMLPlain  = "yaml-plain"         // part of an unquoted scalar
-	EncodingYAMLBlock  = "yaml-block"         // a | or > block scalar, indented by Indent
+	EncodingVerbatim   = render.EncodingVerbatim
+	EncodingProperties = render.EncodingProperties
+	EncodingJSON       = render.EncodingJSON
+	EncodingXML        = render.EncodingXML
+	EncodingYAMLDouble = render.EncodingYAMLDouble
+	EncodingYAMLSingle = render.EncodingYAMLSingle
+	EncodingYAMLPlain  = render.EncodingYAMLPlain
+	EncodingYAMLBlock  = render.EncodingYAMLBlock
 )
+
+// EncodeSecret spells a secret's value for the place its placeholder is in.
+func EncodeSecret(s RedactedSecret, value string) (string, error) {
+	return render.EncodeSecret(s, value)
+}
+
+// Render puts secret values back in place of their placeholders.
+func Render(data []byte, secrets []RedactedSecret, values map[string]string) ([]byte, error) {
+	return render.Render(data, secrets, values)
+}
 
 // ErrSecretFound is returned (wrapped) when a secret value was found in a
 // file the analysis did not parse and Options.RefuseFoundSecrets is set.
 var ErrSecretFound = errors.New("secret value found in a file")
-
-// EncodeSecret spells a secret's value for the place its placeholder is in.
-func EncodeSecret(s RedactedSecret, value string) (string, error) {
-	switch s.Encoding {
-	case EncodingVerbatim, EncodingYAMLPlain:
-		return value, nil
-	case EncodingProperties:
-		var b strings.Builder
-		for i, r := range value {
-			switch {
-			case r == '\\':
-				b.WriteString(`\\`)
-			case r == '\n':
-				b.WriteString(`\n`)
-			case r == '\r':
-				b.WriteString(`\r`)
-			case r == '\t':
-				b.WriteString(`\t`)
-			case r == '\f':
-				b.WriteString(`\f`)
-			case r == ' ' && i == 0:
-				b.WriteString(`\ `)
-			case r < 0x20 || r > 0x7e:
-				if r > 0xffff {
-					for _, u := range utf16Pair(r) {
-						fmt.Fprintf(&b, `\u%04x`, u)
-					}
-				} else {
-					fmt.Fprintf(&b, `\u%04x`, r)
-				}
-			default:
-				b.WriteRune(r)
-			}
-		}
-		return b.String(), nil
-	case EncodingJSON:
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(value); err != nil {
-			return "", err
-		}
-		out := strings.TrimSuffix(buf.String(), "\n")
-		return out[1 : len(out)-1], nil
-	case EncodingXML:
-		r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;", "\n", "&#xA;", "\r", "&#xD;", "\t", "&#x9;")
-		return r.Replace(value), nil
-	case EncodingYAMLDouble:
-		var b strings.Builder
-		for _, r := range value {
-			switch {
-			case r == '\\':
-				b.WriteString(`\\`)
-			case r == '"':
-				b.WriteString(`\"`)
-			case r == '\n':
-				b.WriteString(`\n`)
-			case r == '\t':
-				b.WriteString(`\t`)
-			case r < 0x20 || r == 0x7f:
-				fmt.Fprintf(&b, `\x%02x`, r)
-			default:
-				b.WriteRune(r)
-			}
-		}
-		return b.String(), nil
-	case EncodingYAMLSingle:
-		if strings.ContainsAny(value, "\r\n") {
-			return "", fmt.Errorf("secret %s holds a line break, which a single-quoted YAML string cannot keep; quote the value with \"...\" in the file", s.Ref)
-		}
-		return strings.ReplaceAll(value, "'", "''"), nil
-	case EncodingYAMLBlock:
-		v := strings.TrimSuffix(value, "\n")
-		return strings.ReplaceAll(v, "\n", "\n"+strings.Repeat(" ", s.Indent)), nil
-	}
-	return "", fmt.Errorf("secret %s: unknown encoding %q", s.Ref, s.Encoding)
-}
-
-func utf16Pair(r rune) [2]rune {
-	r -= 0x10000
-	return [2]rune{0xd800 + (r>>10)&0x3ff, 0xdc00 + r&0x3ff}
-}
-
-// Render puts secret values back in place of their placeholders: the
-// inverse of the redaction, for the files Manifest.Redacted lists. values
-// maps references to values (the secrets file, or the environment).
-func Render(data []byte, secrets []RedactedSecret, values map[string]string) ([]byte, error) {
-	repl := map[string]string{}
-	for _, s := range secrets {
-		v, ok := values[s.Ref]
-		if !ok {
-			return nil, fmt.Errorf("rendering secret %s: no value for it; add it to the secrets file or the environment", s.Ref)
-		}
-		enc, err := EncodeSecret(s, v)
-		if err != nil {
-			return nil, err
-		}
-		repl[Placeholder(s.Ref)] = enc
-	}
-	var out bytes.Buffer
-	rest := data
-	for {
-		i := bytes.Index(rest, []byte(placeholderOpen))
-		if i < 0 {
-			out.Write(rest)
-			break
-		}
-		j := bytes.Index(rest[i:], []byte(placeholderClose))
-		if j < 0 {
-			out.Write(rest)
-			break
-		}
-		ph := string(rest[i : i+j+len(placeholderClose)])
-		out.Write(rest[:i])
-		if v, ok := repl[ph]; ok {
-			out.WriteString(v)
-		} else {
-			out.WriteString(ph)
-		}
-		rest = rest[i+j+len(placeholderClose):]
-	}
-	return out.Bytes(), nil
-}
 
 // placeholderRe finds placeholders; references never hold "}}".
 var placeholderRe = regexp.MustCompile(`\{\{hoist-secret:(.*?)\}\}`)
