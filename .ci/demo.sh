@@ -34,4 +34,10 @@ echo
 echo "== hoist extract $id"
 "$HOIST" --workspace "$WORKSPACE" extract "$id"
 echo
+echo "== hoist containerize $id (starts hoist's engine on first use; the image is validated in a network namespace of its own)"
+"$HOIST" --workspace "$WORKSPACE" containerize --progress plain "$id"
+echo
+echo "== the Dockerfile hoist wrote"
+cat "$WORKSPACE/$id/containerize/Dockerfile"
+echo
 echo "Workspace: $WORKSPACE (analysis: $WORKSPACE/$id/analysis.json; secret values only in $WORKSPACE/secrets.json, mode 0600)"

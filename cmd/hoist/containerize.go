@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,13 +31,26 @@ hoist's engine, which it starts if needed. The image is hoist.local/NAME:TAG in
 the engine's containerd. With containerParameters.baseImage "host" the image is
 FROM scratch plus the app's own runtime from this host (reduced with jlink when
 the JDK tools exist); otherwise FROM the image named there.
---build-only rebuilds after you edited the Dockerfile.`,
+--build-only rebuilds after you edited the Dockerfile.
+
+Secrets never enter the image: config files keep {{hoist-secret:REF}}
+placeholders, which hoist-entry (built beside hoist; HOIST_ENTRY overrides)
+renders at container start from HOIST_SECRET_* variables; the app's own
+secret environment variables are set at deploy time. APP/containerize/
+image.json lists which variable carries which secret.
+
+After the build the image is started once in a network namespace of its own
+with the secrets from the workspace's secrets file, and hoist waits until the
+app accepts connections on every TCP port (and answers its health check
+path); the output goes to APP/containerize/validate.log, secrets masked.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input-archive", Usage: "build from this extract archive instead of the workspace's"},
 			&cli.BoolFlag{Name: "build-only", Usage: "rebuild from the Dockerfile and context already in the workspace"},
 			&cli.StringFlag{Name: "export", Usage: "also write the image as oci-archive=PATH (loadable with docker load or ctr import)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "BuildKit progress display: auto, tty, plain or quiet"},
 			&cli.BoolFlag{Name: "no-jlink", Usage: "copy the whole Java runtime instead of reducing it with jdeps and jlink"},
+			&cli.BoolFlag{Name: "no-validate", Usage: "do not start the image once to check that the app answers on its ports"},
+			&cli.DurationFlag{Name: "validate-timeout", Value: 2 * time.Minute, Usage: "how long the validation run waits for the app to answer"},
 		},
 		BashComplete: completeAppIDs,
 		Action: func(c *cli.Context) error {
@@ -57,6 +74,10 @@ the JDK tools exist); otherwise FROM the image named there.
 				return err
 			}
 			jlink := !c.Bool("no-jlink")
+			entry, err := findEntry(engineConfig(c).BinDir)
+			if err != nil {
+				g.logf("%v", err)
+			}
 			res, err := containerize.Containerize(c.Context, containerize.Options{
 				Workspace:    g.workspace,
 				ID:           id,
@@ -64,6 +85,8 @@ the JDK tools exist); otherwise FROM the image named there.
 				BuildOnly:    c.Bool("build-only"),
 				BuildkitAddr: st.Components[1].Address,
 				OCIArchive:   oci,
+				EntryBinary:  entry,
+				BaseKey:      fmt.Sprintf("jlink=%v", jlink),
 				Progress:     g.stderr,
 				Mode:         c.String("progress"),
 				Logf:         g.logf,
@@ -81,9 +104,73 @@ the JDK tools exist); otherwise FROM the image named there.
 			if err != nil {
 				return err
 			}
-			return render(g, res, func(w *tabw) {
+			out := containerizeOutput{Result: res}
+			if !c.Bool("no-validate") {
+				a, err := g.workspace.ReadAnalysis(id)
+				if err != nil {
+					return err
+				}
+				secrets, err := g.workspace.ReadSecrets()
+				if err != nil {
+					return err
+				}
+				cfg := engineConfig(c)
+				out.Validation, err = containerize.Validate(c.Context, a, res.Image, res.Secrets, containerize.ValidateOptions{
+					ContainerdAddr: cfg.ContainerdSocket(),
+					Namespace:      st.Namespace,
+					NetnsDir:       filepath.Join(st.StateDir, "netns"),
+					Timeout:        c.Duration("validate-timeout"),
+					Secrets:        secrets,
+					LogPath:        filepath.Join(containerize.Dir(g.workspace, id), "validate.log"),
+					Logf:           g.logf,
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return render(g, out, func(w *tabw) {
 				fmt.Fprintf(w, "Image\t%s\nDigest\t%s\nDockerfile\t%s\n", res.Image, res.Digest, res.Dockerfile)
+				for _, s := range res.Secrets {
+					fmt.Fprintf(w, "Secret\t%s from %s (%s)\n", s.Env, s.Ref, s.Use)
+				}
+				if v := out.Validation; v != nil {
+					for _, p := range v.Ports {
+						fmt.Fprintf(w, "Validated\t%d/%s %s\n", p.Port, p.Protocol, p.Result)
+					}
+					fmt.Fprintf(w, "Ready after\t%s\n", v.StartToReady.Round(time.Millisecond))
+				}
 			})
 		},
 	}
+}
+
+// containerizeOutput is what `hoist containerize` prints.
+type containerizeOutput struct {
+	*containerize.Result
+	Validation *containerize.Validation `json:"validation,omitempty"`
+}
+
+// findEntry finds hoist-entry: $HOIST_ENTRY, beside hoist, in the engine's
+// bin dir, then on $PATH.
+func findEntry(binDir string) (string, error) {
+	if p := os.Getenv("HOIST_ENTRY"); p != "" {
+		return p, nil
+	}
+	var dirs []string
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	if binDir != "" {
+		dirs = append(dirs, binDir)
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "hoist-entry")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("hoist-entry"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("hoist-entry not found beside hoist, in the engine's bin dir or on $PATH (only needed when the app's config holds secrets; `make build` builds it)")
 }

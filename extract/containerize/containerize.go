@@ -6,7 +6,10 @@
 package containerize
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +25,7 @@ import (
 	"github.com/hoistctl/hoist/discover"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/buildkit"
+	"github.com/hoistctl/hoist/extract/render"
 )
 
 // Options configures one containerize run.
@@ -41,9 +45,15 @@ type Options struct {
 	BuildkitAddr string
 	// OCIArchive also writes the image as an OCI archive.
 	OCIArchive string
-	Progress   io.Writer
-	Mode       string // BuildKit display: auto, tty, plain, quiet
-	Logf       func(string, ...any)
+	// BaseKey says how Base assembles (e.g. "jlink=true"): part of the key
+	// under which an assembled base is reused.
+	BaseKey string
+	// EntryBinary is hoist-entry (cmd/hoist-entry), copied into images
+	// whose config files or command line hold secret placeholders.
+	EntryBinary string
+	Progress    io.Writer
+	Mode        string // BuildKit display: auto, tty, plain, quiet
+	Logf        func(string, ...any)
 }
 
 // Result is what containerize produced; it is also written to
@@ -54,6 +64,19 @@ type Result struct {
 	ConfigDigest string `json:"configDigest"`
 	Dockerfile   string `json:"dockerfile"`
 	BaseImage    string `json:"baseImage"`
+	// Secrets say how each secret reaches the container at deploy time:
+	// the environment variable to set from the secret store.
+	Secrets []SecretUse `json:"secrets,omitempty"`
+}
+
+// SecretUse is one secret the container needs at start.
+type SecretUse struct {
+	Ref string `json:"ref"`
+	// Env is the environment variable the deployment sets to the value.
+	Env string `json:"env"`
+	// Use is "env" (the app reads the variable itself), "file" (hoist-entry
+	// renders it into a config file) or "arg" (into the command line).
+	Use string `json:"use"`
 }
 
 // Dir is APP/containerize.
@@ -119,7 +142,11 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Image: image, Digest: res.Digest, ConfigDigest: res.ConfigDigest, Dockerfile: dockerfile, BaseImage: a.ContainerParameters.BaseImage}
+	uses, err := SecretUses(a, m)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Image: image, Digest: res.Digest, ConfigDigest: res.ConfigDigest, Dockerfile: dockerfile, BaseImage: a.ContainerParameters.BaseImage, Secrets: uses}
 	data, err := discover.MarshalJSON(r)
 	if err != nil {
 		return nil, err
@@ -151,8 +178,9 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 			return nil, nil, fmt.Errorf("containerizing %s: %w: no archive at %s; run `hoist extract %s` first", o.ID, discover.ErrNotFound, archive, o.ID)
 		}
 	}
-	// The context is derived data: rebuilt from the archive every time.
-	if err := os.RemoveAll(ctxDir); err != nil {
+	// The context is derived data: rebuilt from the archive every time,
+	// except the host base, which is kept while its key matches.
+	if err := clearContext(ctxDir); err != nil {
 		return nil, nil, err
 	}
 	unpacked := ctxDir + ".unpack"
@@ -182,15 +210,35 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 			return nil, nil, err
 		}
 	}
+	giveRedactedToUser(a, m)
 	if err := layout(unpacked, ctxDir, m); err != nil {
+		return nil, nil, err
+	}
+	if err := writeEntry(o, a, m, ctxDir); err != nil {
 		return nil, nil, err
 	}
 	if a.ContainerParameters.BaseImage == "host" || a.ContainerParameters.BaseImage == "" {
 		if o.Base == nil {
 			return nil, nil, fmt.Errorf("containerizing %s: the host base strategy is not available here; set containerParameters.baseImage to an image reference", o.ID)
 		}
-		if err := o.Base(ctx, a, m, filepath.Join(ctxDir, "base")); err != nil {
+		key, err := baseKey(o, a, m)
+		if err != nil {
 			return nil, nil, err
+		}
+		keyFile := filepath.Join(ctxDir, "base.key")
+		if old, err := os.ReadFile(keyFile); err == nil && string(old) == key {
+			o.Logf("host base: unchanged since the last build (same runtime, user and application jars); reusing it")
+		} else {
+			_ = os.Remove(keyFile)
+			if err := os.RemoveAll(filepath.Join(ctxDir, "base")); err != nil {
+				return nil, nil, err
+			}
+			if err := o.Base(ctx, a, m, filepath.Join(ctxDir, "base")); err != nil {
+				return nil, nil, err
+			}
+			if err := os.WriteFile(keyFile, []byte(key), 0o644); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return a, m, nil
@@ -251,6 +299,11 @@ func layout(unpacked, ctxDir string, m *extract.Manifest) error {
 		if err := os.Rename(src, dst); err != nil {
 			return fmt.Errorf("laying out %s: %w", f.Path, err)
 		}
+		if f.Redacted && f.Type == "file" {
+			if err := os.Chmod(dst, fs.FileMode(f.Mode)&fs.ModePerm); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -272,6 +325,13 @@ func Dockerfile(a *discover.Analysis, m *extract.Manifest) ([]byte, error) {
 		b.WriteString("\n# Base: the app's own runtime, copied from the source host (strategy `host`).\nFROM scratch\nCOPY base/ /\n")
 	} else {
 		fmt.Fprintf(&b, "\nFROM %s\n", base)
+	}
+	entry, err := needsEntry(a, m)
+	if err != nil {
+		return nil, err
+	}
+	if entry {
+		b.WriteString("\n# hoist-entry renders the secrets (from HOIST_SECRET_* variables set at\n# deploy time) into the files and arguments render.json lists, then execs\n# the app. Files it renders belong to the app's user.\nCOPY entry/ /\n")
 	}
 	owners := map[string][]owner{}
 	seen := map[string]bool{}
@@ -339,6 +399,9 @@ func Dockerfile(a *discover.Analysis, m *extract.Manifest) ([]byte, error) {
 		j, _ := json.Marshal(s)
 		q[i] = string(j)
 	}
+	if entry {
+		q = append([]string{`"` + render.EntryPath + `"`, `"--"`}, q...)
+	}
 	fmt.Fprintf(&b, "ENTRYPOINT [%s]\n", strings.Join(q, ", "))
 	return []byte(b.String()), nil
 }
@@ -401,11 +464,6 @@ func entrypoint(a *discover.Analysis) ([]string, error) {
 	if p.Exe != "" && a.ContainerParameters.BaseImage == "host" {
 		argv[0] = p.Exe
 	}
-	for _, s := range argv {
-		if strings.Contains(s, "{{secret:") {
-			return nil, errors.New("the command line holds a secret value (" + s + "); move it into an environment variable the app reads, or edit the Dockerfile's ENTRYPOINT, then run containerize --build-only: hoist never bakes a secret into an image")
-		}
-	}
 	return argv, nil
 }
 
@@ -434,4 +492,186 @@ func AppJars(ctxDir string, m *extract.Manifest) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// giveRedactedToUser makes the files that hold secret placeholders the
+// app's user's, readable and writable by it, so that hoist-entry, running
+// as that user, can render them in place.
+func giveRedactedToUser(a *discover.Analysis, m *extract.Manifest) {
+	p := a.Observed.Process
+	for i := range m.Files {
+		f := &m.Files[i]
+		if !f.Redacted || f.Type != "file" {
+			continue
+		}
+		f.UID, f.GID = p.UID, p.GID
+		f.Mode |= 0o600
+	}
+}
+
+// needsEntry says whether the image needs hoist-entry: secrets in config
+// files or in the command line.
+func needsEntry(a *discover.Analysis, m *extract.Manifest) (bool, error) {
+	if len(m.Redacted) > 0 {
+		return true, nil
+	}
+	argv, err := entrypoint(a)
+	if err != nil {
+		return false, err
+	}
+	return len(render.ArgRefs(argv)) > 0, nil
+}
+
+// Plan is what hoist-entry renders at container start.
+func Plan(a *discover.Analysis, m *extract.Manifest) (*render.Plan, error) {
+	p := &render.Plan{Env: map[string]string{}}
+	for _, r := range m.Redacted {
+		p.Files = append(p.Files, render.File{Path: r.Path, Entry: r.Entry, Secrets: r.Secrets})
+		for _, s := range r.Secrets {
+			p.Env[s.Ref] = render.EnvName(s.Ref)
+		}
+	}
+	argv, err := entrypoint(a)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range render.ArgRefs(argv) {
+		p.Env[ref] = render.EnvName(ref)
+	}
+	return p, nil
+}
+
+// SecretUses lists every secret the container needs, with the variable
+// that carries it, sorted by reference.
+func SecretUses(a *discover.Analysis, m *extract.Manifest) ([]SecretUse, error) {
+	byRef := map[string]SecretUse{}
+	for _, e := range a.Observed.Environment {
+		if e.SecretRef != "" && !e.System {
+			byRef[e.SecretRef] = SecretUse{Ref: e.SecretRef, Env: e.Name, Use: "env"}
+		}
+	}
+	for _, ov := range a.ContainerParameters.Env {
+		switch {
+		case ov.SecretRef != "":
+			byRef[ov.SecretRef] = SecretUse{Ref: ov.SecretRef, Env: ov.Name, Use: "env"}
+		case ov.Remove:
+			for ref, u := range byRef {
+				if u.Env == ov.Name {
+					delete(byRef, ref)
+				}
+			}
+		}
+	}
+	for _, r := range m.Redacted {
+		for _, s := range r.Secrets {
+			byRef[s.Ref] = SecretUse{Ref: s.Ref, Env: render.EnvName(s.Ref), Use: "file"}
+		}
+	}
+	argv, err := entrypoint(a)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range render.ArgRefs(argv) {
+		byRef[ref] = SecretUse{Ref: ref, Env: render.EnvName(ref), Use: "arg"}
+	}
+	out := make([]SecretUse, 0, len(byRef))
+	for _, u := range byRef {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
+	return out, nil
+}
+
+// writeEntry puts hoist-entry and its plan into context/entry when the
+// image needs them.
+func writeEntry(o Options, a *discover.Analysis, m *extract.Manifest, ctxDir string) error {
+	need, err := needsEntry(a, m)
+	if err != nil || !need {
+		return err
+	}
+	if o.EntryBinary == "" {
+		return fmt.Errorf("containerizing %s: its config files or command line hold secrets, which hoist-entry renders at container start, but hoist-entry was not found: run `make build` (it is built into bin/ beside hoist) or set HOIST_ENTRY to its path", o.ID)
+	}
+	bin, err := os.ReadFile(o.EntryBinary)
+	if err != nil {
+		return fmt.Errorf("reading hoist-entry: %w; run `make build` or set HOIST_ENTRY to its path", err)
+	}
+	if !bytes.HasPrefix(bin, []byte("\x7fELF")) {
+		return fmt.Errorf("%s is not a Linux executable: %w", o.EntryBinary, discover.ErrInvalid)
+	}
+	plan, err := Plan(a, m)
+	if err != nil {
+		return err
+	}
+	data, err := discover.MarshalJSON(plan)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(ctxDir, "entry", filepath.FromSlash(path.Dir(render.EntryPath)))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "entry", filepath.FromSlash(render.EntryPath)), bin, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(ctxDir, "entry", filepath.FromSlash(render.PlanPath)), data, 0o644)
+}
+
+// clearContext empties the build context but for the host base and its key.
+func clearContext(ctxDir string) error {
+	entries, err := os.ReadDir(ctxDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "base" || e.Name() == "base.key" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(ctxDir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// baseKey identifies a host base: what it is assembled from (the runtime,
+// the process's executable and user, the application jars jdeps reads) and
+// how (Options.BaseKey). The host's runtime files themselves are not
+// hashed: delete APP/containerize/context/base after updating the JDK.
+func baseKey(o Options, a *discover.Analysis, m *extract.Manifest) (string, error) {
+	type jar struct{ Path, SHA256 string }
+	var jars []jar
+	for _, f := range m.Files {
+		if f.Type == "file" && (strings.HasSuffix(f.Path, ".jar") || strings.HasSuffix(f.Path, ".war") || strings.HasSuffix(f.Path, ".class")) {
+			jars = append(jars, jar{f.Path, f.SHA256})
+		}
+	}
+	p := a.Observed.Process
+	data, err := json.Marshal(struct {
+		Version       int
+		Options       string
+		Runtime       discover.RuntimeInfo
+		Exe           string
+		Cmd0          string
+		UID, GID      uint32
+		User, Group   string
+		Supplementary []uint32
+		Libraries     []string
+		Jars          []jar
+	}{1, o.BaseKey, a.Observed.Runtime, p.Exe, first(p.Cmdline), p.UID, p.GID, p.User, p.Group, p.Supplementary, a.Observed.Files.Libraries, jars})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -140,6 +141,7 @@ func TestContainerizeSampleApp(t *testing.T) {
 	var progress bytes.Buffer
 	opts := Options{
 		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: &progress, Mode: "plain", Logf: t.Logf,
+		EntryBinary: buildEntry(t),
 		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
 			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: AppJars(filepath.Dir(dest), m), Logf: t.Logf})
 			return err
@@ -150,13 +152,51 @@ func TestContainerizeSampleApp(t *testing.T) {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
 	df, _ := os.ReadFile(r1.Dockerfile)
-	for _, want := range []string{"FROM scratch", fmt.Sprintf("EXPOSE %d/tcp", port), fmt.Sprintf("USER %d:%d", os.Geteuid(), os.Getegid()), "WORKDIR " + appDir, `ENV GREETING_STYLE="plain"`, "ENTRYPOINT [\"/usr/lib/jvm/"} {
+	for _, want := range []string{"FROM scratch", fmt.Sprintf("EXPOSE %d/tcp", port), fmt.Sprintf("USER %d:%d", os.Geteuid(), os.Getegid()), "WORKDIR " + appDir, `ENV GREETING_STYLE="plain"`} {
 		if !strings.Contains(string(df), want) {
 			t.Errorf("Dockerfile lacks %q:\n%s", want, df)
 		}
 	}
 	if strings.Contains(string(df), "containerize-env-secret") || strings.Contains(string(df), "DB_PASSWORD") {
 		t.Errorf("Dockerfile carries the secret env var:\n%s", df)
+	}
+	// application.properties holds a password: hoist-entry renders it.
+	if !strings.Contains(string(df), `ENTRYPOINT ["/.hoist/entry", "--", "/usr/lib/jvm/`) {
+		t.Errorf("Dockerfile does not start the app through hoist-entry:\n%s", df)
+	}
+	uses := map[string]SecretUse{}
+	for _, u := range r1.Secrets {
+		uses[u.Use+":"+u.Env] = u
+	}
+	if _, ok := uses["env:DB_PASSWORD"]; !ok || len(r1.Secrets) != 2 {
+		t.Errorf("secrets: %+v, want DB_PASSWORD from the environment and the properties file's password", r1.Secrets)
+	}
+	secrets, err := ws.ReadSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The validation run, while the original still holds the port: the
+	// image runs in a network namespace of its own.
+	v, err := Validate(ctx, mustAnalysis(t, ws, id), r1.Image, r1.Secrets, ValidateOptions{
+		ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(cfg.StateDir, "netns"),
+		Secrets: secrets, LogPath: filepath.Join(Dir(ws, id), "validate.log"), Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatalf("validation run: %v", err)
+	}
+	if !v.Passed || len(v.Ports) != 1 || v.Ports[0].Port != port || !strings.Contains(v.Ports[0].Result, "accepts") {
+		t.Errorf("validation: %+v", v)
+	}
+	if log, _ := os.ReadFile(filepath.Join(Dir(ws, id), "validate.log")); !strings.Contains(string(log), "listening on 127.0.0.1") {
+		t.Errorf("validate.log: %q", log)
+	}
+	// Without the secrets the app cannot start, and the run says so.
+	if _, err := Validate(ctx, mustAnalysis(t, ws, id), r1.Image, r1.Secrets, ValidateOptions{
+		ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(cfg.StateDir, "netns"),
+		Secrets: discover.Secrets{}, LogPath: filepath.Join(Dir(ws, id), "validate.log"),
+	}); err == nil || !strings.Contains(err.Error(), "no value") {
+		t.Errorf("validation without secrets: %v", err)
 	}
 
 	cc, err := containerd.New(cfg.ContainerdSocket(), containerd.WithDefaultNamespace(cfg.Namespace))
@@ -166,6 +206,12 @@ func TestContainerizeSampleApp(t *testing.T) {
 	defer cc.Close()
 	layers1 := imageLayers(t, ctx, cc, r1.Image)
 	// No secret value in any layer or in the image config.
+	cfgBlob := imageConfig(t, ctx, cc, r1.Image)
+	for _, sv := range []string{"containerize-env-secret", "sample-not-a-real-password"} {
+		if bytes.Contains(cfgBlob, []byte(sv)) {
+			t.Errorf("image config contains secret %q", sv)
+		}
+	}
 	for _, l := range layers1 {
 		data := blob(t, ctx, cc.ContentStore(), l)
 		for _, s := range []string{"containerize-env-secret", "sample-not-a-real-password"} {
@@ -193,7 +239,8 @@ func TestContainerizeSampleApp(t *testing.T) {
 	}
 	cname := "ctz-test-" + fmt.Sprint(port)
 	ctr, err := cc.NewContainer(ctx, cname, containerd.WithImage(img), containerd.WithNewSnapshot(cname+"-snap", img),
-		containerd.WithNewSpec(oci.WithImageConfig(img), oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf))
+		containerd.WithNewSpec(oci.WithImageConfig(img), oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf,
+			oci.WithEnv(secretEnvOf(t, r1.Secrets, secrets))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +257,11 @@ func TestContainerizeSampleApp(t *testing.T) {
 	body, err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", port), 60*time.Second)
 	if err != nil || !strings.Contains(body, "hello from the hoist sample app") {
 		t.Errorf("containerized app: %q, %v\noutput:\n%s", body, err, out.String())
+	}
+	// The password the app read in the container is the original one.
+	body, err = waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/config-digest", port), 10*time.Second)
+	if want := fmt.Sprintf("%x", sha256.Sum256([]byte("sample-not-a-real-password"))); err != nil || !strings.Contains(body, want) {
+		t.Errorf("rendered password: %q (%v), want sha256 %s", body, err, want)
 	}
 	_ = task.Kill(ctx, syscall.SIGKILL)
 	if ch, err := task.Wait(ctx); err == nil {
@@ -240,6 +292,49 @@ func TestContainerizeSampleApp(t *testing.T) {
 	if changed != 1 {
 		t.Errorf("%d layers changed after a one-file change, want 1", changed)
 	}
+}
+
+// buildEntry builds hoist-entry as `make build` does.
+func buildEntry(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "hoist-entry")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "../../cmd/hoist-entry")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building hoist-entry: %v\n%s", err, b)
+	}
+	return out
+}
+
+func mustAnalysis(t *testing.T, ws discover.Workspace, id string) *discover.Analysis {
+	t.Helper()
+	a, err := ws.ReadAnalysis(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func secretEnvOf(t *testing.T, uses []SecretUse, vals discover.Secrets) []string {
+	t.Helper()
+	env, _, err := secretEnv(uses, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func imageConfig(t *testing.T, ctx context.Context, cc *containerd.Client, ref string) []byte {
+	t.Helper()
+	img, err := cc.GetImage(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blob(t, ctx, cc.ContentStore(), d)
 }
 
 func imageLayers(t *testing.T, ctx context.Context, cc *containerd.Client, ref string) []ocispec.Descriptor {

@@ -34,6 +34,23 @@ public class HelloServer {
                 os.write(body);
             }
         });
+        // What the app read as its database password, as a digest: lets a
+        // test check that the value reached the container without the
+        // value itself ever being served.
+        String password = props.getProperty("spring.datasource.password", "");
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        StringBuilder hex = new StringBuilder();
+        for (byte b : md.digest(password.getBytes(StandardCharsets.UTF_8))) {
+            hex.append(String.format("%02x", b));
+        }
+        String digest = hex.toString();
+        server.createContext("/config-digest", exchange -> {
+            byte[] body = ("spring.datasource.password sha256=" + digest + "\n").getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream os = exchange.getResponseBody()) {
+                os.write(body);
+            }
+        });
         server.start();
         System.out.println("listening on 127.0.0.1:" + port);
     }
