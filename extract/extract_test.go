@@ -484,7 +484,10 @@ func TestExtractBadInput(t *testing.T) {
 		h2, a2, s2 := fakeTomcat(t)
 		ws := newWorkspace(t, a2, s2)
 		for _, d := range []string{h2.root, filepath.Dir(h2.root), filepath.Dir(filepath.Dir(h2.root)), filepath.Dir(ws.Dir), ws.Dir, filepath.Dir(filepath.Dir(ws.Dir))} {
-			os.Chmod(d, 0o755)
+			// Never the shared temp dir itself (it stays 1777).
+			if d != filepath.Clean(os.TempDir()) && d != "/" {
+				os.Chmod(d, 0o755)
+			}
 		}
 		os.Chmod(filepath.Join(ws.Dir, tomcatID), 0o777)
 		os.Chmod(ws.SecretsPath(), 0o644)
