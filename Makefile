@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.buildVersion=$(VERSION)
 WORKSPACE ?= $(CURDIR)/hoist-workspace
 
-.PHONY: all build deps demo test test-short bench fuzz vet clean
+.PHONY: all build deps demo test test-short bench bench-pipeline fuzz vet clean
 
 all: build
 
@@ -40,6 +40,12 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./discover/...
+
+# Whole-pipeline figures side by side with baselines built in the same run
+# (needs root; starts a private engine and the sample app).
+bench-pipeline: deps build
+	$(GO) build -o bin/hoist-bench ./cmd/hoist-bench
+	bin/hoist-bench containerize
 
 # Each fuzz target for a short while; FUZZTIME=5m for longer runs.
 FUZZTIME ?= 20s

@@ -27,9 +27,15 @@ func (g *globals) logf(format string, args ...any) {
 }
 
 func globalsFrom(c *cli.Context) (*globals, error) {
+	return globalsWithOutput(c, c.String("output"))
+}
+
+// globalsWithOutput is globalsFrom for a command that has an --output flag
+// of its own (containerize: --output oci-archive=PATH as well as formats).
+func globalsWithOutput(c *cli.Context, output string) (*globals, error) {
 	g := &globals{
 		workspace: discover.Workspace{Dir: c.String("workspace")},
-		output:    c.String("output"),
+		output:    output,
 		verbose:   c.Bool("verbose"),
 		host:      discover.LiveHost(),
 		stdout:    c.App.Writer,

@@ -46,7 +46,7 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input-archive", Usage: "build from this extract archive instead of the workspace's"},
 			&cli.BoolFlag{Name: "build-only", Usage: "rebuild from the Dockerfile and context already in the workspace"},
-			&cli.StringFlag{Name: "export", Usage: "also write the image as oci-archive=PATH (loadable with docker load or ctr import)"},
+			&cli.StringSliceFlag{Name: "output", Aliases: []string{"o"}, Usage: "table, json or yaml for the result, and/or oci-archive=PATH to also write the image as an OCI archive (loadable with docker load or ctr import); repeatable"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "BuildKit progress display: auto, tty, plain or quiet"},
 			&cli.BoolFlag{Name: "no-jlink", Usage: "copy the whole Java runtime instead of reducing it with jdeps and jlink"},
 			&cli.BoolFlag{Name: "no-validate", Usage: "do not start the image once to check that the app answers on its ports"},
@@ -58,16 +58,28 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 			if err != nil {
 				return err
 			}
-			g, err := globalsFrom(c)
-			if err != nil {
-				return err
+			// --output is this command's own flag; the format given before
+			// the command (hoist -o json containerize) still counts.
+			format := "table"
+			if len(c.Lineage()) > 1 {
+				if f := c.Lineage()[1].String("output"); f != "" {
+					format = f
+				}
 			}
 			var oci string
-			if out := c.String("export"); out != "" {
-				var ok bool
-				if oci, ok = strings.CutPrefix(out, "oci-archive="); !ok || oci == "" {
-					return usageError{fmt.Sprintf("--export %q: use oci-archive=PATH", out)}
+			for _, out := range c.StringSlice("output") {
+				if p, ok := strings.CutPrefix(out, "oci-archive="); ok {
+					if p == "" {
+						return usageError{fmt.Sprintf("--output %q: use oci-archive=PATH", out)}
+					}
+					oci = p
+					continue
 				}
+				format = out
+			}
+			g, err := globalsWithOutput(c, format)
+			if err != nil {
+				return err
 			}
 			st, err := runtime.Ensure(c.Context, engineConfig(c), func(f string, a ...any) { fmt.Fprintf(g.stderr, f+"\n", a...) })
 			if err != nil {

@@ -197,18 +197,34 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 	if err != nil {
 		return nil, nil, err
 	}
+	// The workspace's analysis.json, which the user may have edited since
+	// the extract (ports, base image, environment), wins over the copy in
+	// the archive; an archive from elsewhere brings its own.
+	if o.InputArchive == "" {
+		wa, err := o.Workspace.ReadAnalysis(o.ID)
+		switch {
+		case err == nil:
+			a = wa
+		case !errors.Is(err, discover.ErrNotFound):
+			return nil, nil, err
+		}
+	}
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return nil, nil, err
 	}
 	// Keep what --build-only needs beside the layers.
-	for _, f := range []string{extract.ArchiveManifest, extract.ArchiveAnalysis} {
-		data, err := os.ReadFile(filepath.Join(unpacked, f))
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := os.WriteFile(filepath.Join(ctxDir, "hoist-"+path.Base(f)), data, 0o644); err != nil {
-			return nil, nil, err
-		}
+	data, err := os.ReadFile(filepath.Join(unpacked, extract.ArchiveManifest))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "hoist-"+path.Base(extract.ArchiveManifest)), data, 0o644); err != nil {
+		return nil, nil, err
+	}
+	if data, err = discover.MarshalJSON(a); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "hoist-"+path.Base(extract.ArchiveAnalysis)), data, 0o644); err != nil {
+		return nil, nil, err
 	}
 	giveRedactedToUser(a, m)
 	if err := layout(unpacked, ctxDir, m); err != nil {

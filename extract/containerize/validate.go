@@ -40,12 +40,18 @@ type ValidateOptions struct {
 	NetnsDir string
 	// Timeout bounds the wait for the app to answer (default 2 minutes).
 	Timeout time.Duration
+	// Poll is how often the ports are tried (default 100ms).
+	Poll time.Duration
 	// Secrets maps secret references to values, for the environment the
 	// container gets (never written anywhere).
 	Secrets discover.Secrets
 	// LogPath receives the container's output, with secret values masked.
 	LogPath string
 	Logf    func(string, ...any)
+	// Check, when set, runs once the app is ready, with an HTTP client
+	// whose connections are made inside the container's network
+	// namespace (so 127.0.0.1 is the container's loopback).
+	Check func(ctx context.Context, client *http.Client) error
 }
 
 // Validation is the outcome of a validation run.
@@ -76,6 +82,9 @@ type PortCheck struct {
 func Validate(ctx context.Context, a *discover.Analysis, image string, uses []SecretUse, o ValidateOptions) (*Validation, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = 100 * time.Millisecond
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
@@ -173,7 +182,7 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 	deadline := time.NewTimer(o.Timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(o.Poll)
 	defer tick.Stop()
 	var healthResult string
 	for {
@@ -224,6 +233,10 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 		case <-tick.C:
 		}
 	}
+	var checkErr error
+	if o.Check != nil {
+		checkErr = o.Check(ctx, client)
+	}
 	for _, p := range ports {
 		if p.Protocol != "udp" {
 			r := "accepts connections"
@@ -242,6 +255,10 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 	drain(task)
 	v.Log = mask(out.String(), masks)
 	writeLog(o.LogPath, v.Log)
+	if checkErr != nil {
+		v.Passed = false
+		return v, fmt.Errorf("%w: %v; the app's output is in %s", ErrValidation, checkErr, o.LogPath)
+	}
 	o.Logf("validation run: the app answered after %s", v.StartToReady.Round(time.Millisecond))
 	return v, nil
 }

@@ -1,0 +1,256 @@
+package containerize
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/extract"
+	"github.com/hoistctl/hoist/extract/hostbase"
+	"github.com/hoistctl/hoist/runtime/enginetest"
+)
+
+const helloServlet = `import jakarta.servlet.annotation.WebServlet;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+
+@WebServlet("/hello")
+public class Hello extends HttpServlet {
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        resp.setContentType("text/plain");
+        resp.getWriter().println("hello from " + getServletContext().getServerInfo()
+            + " on Java " + System.getProperty("java.version")
+            + ", user " + System.getProperty("user.name")
+            + ", zone " + java.util.TimeZone.getTimeZone("Europe/Berlin").getID());
+    }
+}
+`
+
+// startTomcat runs Debian's Tomcat 10 with a private CATALINA_BASE holding
+// a web app with a servlet and a data source whose password is a secret.
+func startTomcat(t *testing.T, port int) *exec.Cmd {
+	t.Helper()
+	home := "/usr/share/tomcat10"
+	if _, err := os.Stat(filepath.Join(home, "bin", "catalina.sh")); err != nil {
+		t.Skip("Debian's tomcat10 is not installed (make deps installs it)")
+	}
+	base, err := os.MkdirTemp("", "hoist-ctz-tomcat-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	_ = os.Chmod(base, 0o755)
+	for _, d := range []string{"conf", "logs", "temp", "work", "webapps/ROOT", "webapps/shop/WEB-INF/classes", "webapps/shop/META-INF", "lib"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"web.xml", "logging.properties", "catalina.properties", "context.xml"} {
+		data, err := os.ReadFile(filepath.Join("/etc/tomcat10", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(base, "conf", f), string(data))
+	}
+	writeFile(t, filepath.Join(base, "conf", "server.xml"), fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+`, port))
+	writeFile(t, filepath.Join(base, "webapps", "ROOT", "index.html"), "<html><body>root</body></html>\n")
+	writeFile(t, filepath.Join(base, "webapps", "shop", "index.html"), "<html><body>shop</body></html>\n")
+	writeFile(t, filepath.Join(base, "webapps", "shop", "META-INF", "context.xml"), `<?xml version="1.0" encoding="UTF-8"?>
+<Context>
+  <Resource name="jdbc/ShopDB" auth="Container" type="javax.sql.DataSource"
+            url="jdbc:mysql://shopdb.internal.example:3306/shop" username="shop" password="tomcat-ctz-secret-77"/>
+</Context>
+`)
+	src := filepath.Join(t.TempDir(), "Hello.java")
+	writeFile(t, src, helloServlet)
+	if out, err := exec.Command("javac", "-cp", filepath.Join(home, "lib", "servlet-api.jar"), "-d", filepath.Join(base, "webapps", "shop", "WEB-INF", "classes"), src).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(home, "bin", "catalina.sh"), "run")
+	cmd.Env = append(os.Environ(), "CATALINA_HOME="+home, "CATALINA_BASE="+base, "CATALINA_TMPDIR="+filepath.Join(base, "temp"), "JAVA_OPTS=-Xmx256m -Duser.timezone=UTC")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_, _ = cmd.Process.Wait()
+	})
+	if _, err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/shop/hello", port), 120*time.Second); err != nil {
+		t.Fatalf("Tomcat did not start: %v\n%s", err, logs.String())
+	}
+	return cmd
+}
+
+func writeFile(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(ctx context.Context, c *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, body), err
+}
+
+// TestContainerizeTomcat takes Debian's Tomcat 10 with a web app from a
+// running process to an image on the jlink-reduced host base, and checks
+// that the container answers every page exactly as the original does.
+func TestContainerizeTomcat(t *testing.T) {
+	cfg := enginetest.Start(t)
+	if _, err := exec.LookPath("javac"); err != nil {
+		t.Skip("no JDK (make deps)")
+	}
+	ctx := context.Background()
+	port := freePort(t)
+	cmd := startTomcat(t, port)
+
+	ws := discover.Workspace{Dir: t.TempDir()}
+	host := discover.LiveHost()
+	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, a := range inv.Apps {
+		if int(a.PID) == cmd.Process.Pid {
+			id = a.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("Tomcat (pid %d) not in the inventory", cmd.Process.Pid)
+	}
+	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Type != discover.TypeTomcat {
+		t.Fatalf("type %s", a.Type)
+	}
+	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	r, err := Containerize(ctx, Options{
+		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: &progress, Mode: "plain", Logf: t.Logf,
+		EntryBinary: buildEntry(t), BaseKey: "jlink=true",
+		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
+			rep, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: AppJars(filepath.Dir(dest), m), Logf: t.Logf})
+			if err == nil && !rep.Reduced {
+				t.Errorf("Tomcat's runtime was not reduced: %v", rep.Notes)
+			}
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	df, _ := os.ReadFile(r.Dockerfile)
+	for _, want := range []string{"# The application server.", "COPY entry/ /", `"/.hoist/entry", "--"`} {
+		if !strings.Contains(string(df), want) {
+			t.Errorf("Dockerfile lacks %q:\n%s", want, df)
+		}
+	}
+	if strings.Contains(string(df), "tomcat-ctz-secret-77") {
+		t.Error("the Dockerfile holds the secret")
+	}
+
+	// What the original answers.
+	paths := []string{"/", "/shop/", "/shop/hello", "/shop/missing"}
+	want := map[string]string{}
+	for _, p := range paths {
+		body, err := get(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d%s", port, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p] = body
+	}
+	if !strings.Contains(want["/shop/hello"], "hello from Apache Tomcat/10") {
+		t.Fatalf("original servlet: %q", want["/shop/hello"])
+	}
+
+	secrets, err := ws.ReadSecrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = ws.ReadAnalysis(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Validate(ctx, a, r.Image, r.Secrets, ValidateOptions{
+		ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(cfg.StateDir, "netns"),
+		Secrets: secrets, LogPath: filepath.Join(Dir(ws, id), "validate.log"), Timeout: 3 * time.Minute, Logf: t.Logf,
+		Check: func(ctx context.Context, c *http.Client) error {
+			// Tomcat accepts connections before it has deployed its apps.
+			deadline := time.Now().Add(time.Minute)
+			for {
+				got, err := get(ctx, c, fmt.Sprintf("http://127.0.0.1:%d/shop/hello", port))
+				if err == nil && strings.HasPrefix(got, "200 ") {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("/shop/hello in the container: %q, %v", got, err)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			for _, p := range paths {
+				got, err := get(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", port, p))
+				if err != nil {
+					return err
+				}
+				if got != want[p] {
+					t.Errorf("GET %s: container answers %q, the original %q", p, got, want[p])
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(Dir(ws, id), "validate.log"))
+		t.Fatalf("validation run: %v\n%s", err, log)
+	}
+	if !v.Passed {
+		t.Errorf("validation: %+v", v)
+	}
+	log, _ := os.ReadFile(filepath.Join(Dir(ws, id), "validate.log"))
+	if bytes.Contains(log, []byte("tomcat-ctz-secret-77")) {
+		t.Error("validate.log holds the secret")
+	}
+	t.Logf("Tomcat in the container answered after %s", v.StartToReady)
+}
