@@ -7,13 +7,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	bkclient "github.com/moby/buildkit/client"
+
+	"github.com/hoistctl/hoist/runtime/api"
+	"github.com/hoistctl/hoist/runtime/controlplane"
 )
 
 // ErrEngineUnavailable is returned when a daemon cannot be reached.
@@ -107,24 +110,29 @@ func GetStatus(ctx context.Context, cfg Config) *Status {
 	} else {
 		bc.Healthy, bc.Version = true, v
 	}
-	st.Components = []Component{cc, bc}
+	pc := Component{Name: "control plane", Address: cfg.ControlSocket(), Managed: true}
+	if err := api.NewClient(cfg.ControlSocket()).Ping(cctx); err != nil {
+		pc.Error = err.Error()
+	} else {
+		pc.Healthy, pc.Version = true, "v1"
+	}
+	st.Components = []Component{cc, bc, pc}
 	return st
 }
 
+// Client returns a client of the local runtime's control plane.
+func (c Config) Client() *api.Client { return api.NewClient(c.ControlSocket()) }
+
 // supervisorPID reads the pid file and checks the process is alive.
-func (c Config) supervisorPID() (int, bool) {
-	data, err := os.ReadFile(c.pidFile())
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	if err := syscall.Kill(pid, 0); err != nil {
-		return 0, false
-	}
-	return pid, true
+func (c Config) supervisorPID() (int, bool) { return readPid(c.pidFile()) }
+
+// keeperPID is the process that restarts the supervisor when it dies.
+func (c Config) keeperPID() (int, bool) { return readPid(c.keeperPidFile()) }
+
+func (c Config) supervised() bool {
+	_, s := c.supervisorPID()
+	_, k := c.keeperPID()
+	return s || k
 }
 
 // Ensure makes sure the engine is running: it starts the supervisor when
@@ -134,17 +142,17 @@ func Ensure(ctx context.Context, cfg Config, logf func(string, ...any)) (*Status
 	if st := GetStatus(ctx, cfg); st.Healthy() {
 		return st, nil
 	}
-	if !cfg.ownsContainerd() && !cfg.ownsBuildkit() {
-		return nil, unavailable(GetStatus(ctx, cfg), "the daemons you named with --containerd-addr and --buildkit-addr do not answer")
+	if st := GetStatus(ctx, cfg); !cfg.ownsContainerd() && !cfg.ownsBuildkit() && (!st.Components[0].Healthy || !st.Components[1].Healthy) {
+		return nil, unavailable(st, "the daemons you named with --containerd-addr and --buildkit-addr do not answer")
 	}
 	if err := cfg.checkPrerequisites(); err != nil {
 		return nil, err
 	}
-	if _, running := cfg.supervisorPID(); !running {
+	if !cfg.supervised() {
 		if err := startSupervisor(cfg); err != nil {
 			return nil, err
 		}
-		logf("started hoist's engine (containerd, buildkitd); it keeps running: `hoist runtime down` stops it")
+		logf("started hoist's engine (containerd, buildkitd, the local runtime); it keeps running: `hoist runtime down` stops it")
 	}
 	start := time.Now()
 	deadline := start.Add(3 * time.Minute)
@@ -154,7 +162,7 @@ func Ensure(ctx context.Context, cfg Config, logf func(string, ...any)) (*Status
 			return st, nil
 		}
 		// The supervisor writes its pid file within moments of starting.
-		if _, running := cfg.supervisorPID(); !running && time.Since(start) > 10*time.Second {
+		if !cfg.supervised() && time.Since(start) > 10*time.Second {
 			return nil, unavailable(st, "the engine supervisor exited")
 		}
 		if time.Now().After(deadline) {
@@ -209,20 +217,49 @@ func startSupervisor(cfg Config) error {
 	return nil
 }
 
+// Purge removes everything the local runtime made: it stops every task,
+// deletes their containers, network namespaces, IP leases and port rules,
+// the bridge and its iptables chains, forgets services, task definitions,
+// events and secrets, and then stops the engine. What a dead supervisor
+// left behind (netns mounts, the bridge, iptables chains) is swept too.
+func Purge(ctx context.Context, cfg Config, logf func(string, ...any)) error {
+	cfg = cfg.withDefaults()
+	var errs []error
+	if _, err := Ensure(ctx, cfg, logf); err != nil {
+		errs = append(errs, err)
+	} else if err := cfg.Client().Purge(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("purging the local runtime: %w", err))
+	}
+	if err := Down(ctx, cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if err := controlplane.SweepHost(cfg.StateDir, cfg.Bridge); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // Down stops the supervisor and, through it, containerd and buildkitd.
-// Running containers are stopped by `hoist runtime down --purge` (later).
+// Running tasks survive in their shims and are adopted again by the next
+// supervisor; `hoist runtime down --purge` removes them.
 func Down(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
-	pid, ok := cfg.supervisorPID()
-	if !ok {
-		return nil
+	// The keeper first, so it does not start the supervisor again; it
+	// stops the supervisor and waits for it.
+	var pids []int
+	for _, get := range []func() (int, bool){cfg.keeperPID, cfg.supervisorPID} {
+		if pid, ok := get(); ok {
+			pids = append(pids, pid)
+		}
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stopping the engine supervisor (pid %d): %w", pid, err)
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("stopping the engine supervisor (pid %d): %w", pid, err)
+		}
 	}
 	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
+		if !slices.ContainsFunc(pids, alive) {
 			return nil
 		}
 		select {
@@ -231,5 +268,5 @@ func Down(ctx context.Context, cfg Config) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the engine supervisor (pid %d) did not stop within 45s; see %s", pid, filepath.Join(cfg.logDir(), "supervisor.log"))
+	return fmt.Errorf("the engine supervisor (pids %v) did not stop within 45s; see %s", pids, filepath.Join(cfg.logDir(), "supervisor.log"))
 }

@@ -30,11 +30,17 @@ type Config struct {
 	// Supervisor is the command that runs the supervisor (default: this
 	// executable with "runtime serve"); tests point it at a built hoist.
 	Supervisor []string
+	// Bridge and Subnet are the local runtime's task network (default
+	// hoist0, 10.213.0.0/16); CNIPluginDir holds the CNI plugins (default
+	// /usr/lib/cni, where Debian installs them).
+	Bridge       string
+	Subnet       string
+	CNIPluginDir string
 }
 
 // DefaultConfig is the engine of a normal installation.
 func DefaultConfig() Config {
-	return Config{DataDir: "/var/lib/hoist", StateDir: "/run/hoist", Namespace: "hoist"}
+	return Config{DataDir: "/var/lib/hoist", StateDir: "/run/hoist", Namespace: "hoist", Bridge: "hoist0", Subnet: "10.213.0.0/16", CNIPluginDir: "/usr/lib/cni"}
 }
 
 func (c Config) withDefaults() Config {
@@ -48,7 +54,21 @@ func (c Config) withDefaults() Config {
 	if c.Namespace == "" {
 		c.Namespace = d.Namespace
 	}
+	if c.Bridge == "" {
+		c.Bridge = d.Bridge
+	}
+	if c.Subnet == "" {
+		c.Subnet = d.Subnet
+	}
+	if c.CNIPluginDir == "" {
+		c.CNIPluginDir = d.CNIPluginDir
+	}
 	return c
+}
+
+// ControlSocket is the local runtime's control plane socket (mode 0600).
+func (c Config) ControlSocket() string {
+	return filepath.Join(c.withDefaults().StateDir, "control.sock")
 }
 
 // ContainerdSocket is the containerd address hoist uses.

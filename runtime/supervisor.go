@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hoistctl/hoist/runtime/controlplane"
 )
 
 // Environment variables through which Ensure hands its Config to the
@@ -22,10 +24,14 @@ const (
 	envStateDir  = "HOIST_ENGINE_STATE_DIR"
 	envNamespace = "HOIST_ENGINE_NAMESPACE"
 	envBinDir    = "HOIST_ENGINE_BIN_DIR"
+	envBridge    = "HOIST_RUNTIME_BRIDGE"
+	envSubnet    = "HOIST_RUNTIME_SUBNET"
+	envCNIDir    = "HOIST_CNI_PLUGIN_DIR"
 )
 
 func (c Config) env() []string {
-	return []string{envDataDir + "=" + c.DataDir, envStateDir + "=" + c.StateDir, envNamespace + "=" + c.Namespace, envBinDir + "=" + c.BinDir}
+	return []string{envDataDir + "=" + c.DataDir, envStateDir + "=" + c.StateDir, envNamespace + "=" + c.Namespace, envBinDir + "=" + c.BinDir,
+		envBridge + "=" + c.Bridge, envSubnet + "=" + c.Subnet, envCNIDir + "=" + c.CNIPluginDir}
 }
 
 // daemon is one supervised component.
@@ -81,6 +87,20 @@ func Serve(ctx context.Context, cfg Config, logw io.Writer) error {
 	}
 	logf("started (pid %d), data %s, sockets %s", os.Getpid(), cfg.DataDir, cfg.StateDir)
 	var wg sync.WaitGroup
+	// The local runtime's control plane: it waits for containerd itself,
+	// and answers on its socket at once.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := controlplane.Run(ctx, controlplane.Options{
+			Socket: cfg.ControlSocket(), ContainerdSocket: cfg.ContainerdSocket(), Namespace: cfg.Namespace,
+			DataDir: cfg.DataDir, StateDir: cfg.StateDir, Bridge: cfg.Bridge, Subnet: cfg.Subnet, CNIPluginDir: cfg.CNIPluginDir,
+			Logf: logf,
+		})
+		if err != nil {
+			logf("control plane: %v", err)
+		}
+	}()
 	// containerd first: buildkitd's worker needs it.
 	for i, d := range daemons {
 		ready := make(chan struct{})

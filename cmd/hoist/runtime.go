@@ -17,6 +17,9 @@ var engineFlags = []cli.Flag{
 	&cli.StringFlag{Name: "engine-state-dir", EnvVars: []string{"HOIST_ENGINE_STATE_DIR"}, Value: "/run/hoist", Usage: "the engine's sockets and pid files"},
 	&cli.StringFlag{Name: "engine-namespace", EnvVars: []string{"HOIST_ENGINE_NAMESPACE"}, Value: "hoist", Usage: "the engine's containerd namespace"},
 	&cli.StringFlag{Name: "engine-bin-dir", EnvVars: []string{"HOIST_ENGINE_BIN_DIR"}, Usage: "where containerd, containerd-shim-runc-v2 and buildkitd are (default: beside hoist, then $PATH)"},
+	&cli.StringFlag{Name: "runtime-bridge", EnvVars: []string{"HOIST_RUNTIME_BRIDGE"}, Value: "hoist0", Usage: "the local runtime's task bridge"},
+	&cli.StringFlag{Name: "runtime-subnet", EnvVars: []string{"HOIST_RUNTIME_SUBNET"}, Value: "10.213.0.0/16", Usage: "the local runtime's task subnet"},
+	&cli.StringFlag{Name: "cni-plugin-dir", EnvVars: []string{"HOIST_CNI_PLUGIN_DIR"}, Value: "/usr/lib/cni", Usage: "where the CNI plugins (bridge, host-local, portmap, loopback) are"},
 }
 
 func engineConfig(c *cli.Context) runtime.Config {
@@ -27,6 +30,9 @@ func engineConfig(c *cli.Context) runtime.Config {
 		BuildkitAddr:   c.String("buildkit-addr"),
 		BinDir:         c.String("engine-bin-dir"),
 		Namespace:      c.String("engine-namespace"),
+		Bridge:         c.String("runtime-bridge"),
+		Subnet:         c.String("runtime-subnet"),
+		CNIPluginDir:   c.String("cni-plugin-dir"),
 	}
 }
 
@@ -98,7 +104,7 @@ restarting either when it dies. Data and logs are in /var/lib/hoist, sockets
 				Action: func(c *cli.Context) error {
 					// Ensure hands the config over in HOIST_ENGINE_* variables,
 					// which the engine flags read.
-					return runtime.Serve(c.Context, engineConfig(c), os.Stderr)
+					return runtime.Supervise(c.Context, engineConfig(c), os.Stderr)
 				},
 			},
 		},

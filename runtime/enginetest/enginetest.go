@@ -5,6 +5,8 @@ package enginetest
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +29,10 @@ func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
+
+// HoistBinary is the hoist binary the test engine's supervisor runs
+// (built once per test binary by Start).
+func HoistBinary() string { return hoistBin }
 
 // Start returns the config of a running private engine, or skips the test
 // when this machine cannot run one (not root, -short, binaries not built).
@@ -67,16 +73,24 @@ func Start(t testing.TB) hoistrt.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A bridge and subnet of the test's own, so tests never collide with
+	// each other or with a real installation.
+	var rb [3]byte
+	_, _ = rand.Read(rb[:])
 	cfg := hoistrt.Config{
-		DataDir:    t.TempDir(),
-		StateDir:   state,
-		Namespace:  "hoist-test",
-		BinDir:     binDir,
-		Supervisor: []string{hoistBin, "runtime", "serve"},
+		DataDir:      t.TempDir(),
+		StateDir:     state,
+		Namespace:    "hoist-test",
+		BinDir:       binDir,
+		Supervisor:   []string{hoistBin, "runtime", "serve"},
+		Bridge:       fmt.Sprintf("hst%x", rb[:]),
+		Subnet:       fmt.Sprintf("10.%d.%d.0/24", 160+int(rb[0])%64, rb[1]),
+		CNIPluginDir: "/usr/lib/cni",
 	}
 	t.Cleanup(func() {
-		if err := hoistrt.Down(context.Background(), cfg); err != nil {
-			t.Errorf("stopping the test engine: %v", err)
+		// Purge: every task, netns, bridge and iptables rule the test made.
+		if err := hoistrt.Purge(context.Background(), cfg, t.Logf); err != nil {
+			t.Errorf("purging the test engine: %v", err)
 		}
 		os.RemoveAll(state)
 		if t.Failed() {
