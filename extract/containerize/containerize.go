@@ -233,7 +233,7 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 	if err := writeEntry(o, a, m, ctxDir); err != nil {
 		return nil, nil, err
 	}
-	if a.ContainerParameters.BaseImage == "host" || a.ContainerParameters.BaseImage == "" {
+	if isHostBase(a) {
 		if o.Base == nil {
 			return nil, nil, fmt.Errorf("containerizing %s: the host base strategy is not available here; set containerParameters.baseImage to an image reference", o.ID)
 		}
@@ -394,7 +394,14 @@ func Dockerfile(a *discover.Analysis, m *extract.Manifest) ([]byte, error) {
 	}
 	if len(cp.Ports) > 0 {
 		b.WriteString("\n")
-		for _, p := range cp.Ports {
+		ports := append([]discover.ExposedPort(nil), cp.Ports...)
+		sort.Slice(ports, func(i, j int) bool {
+			if ports[i].Port != ports[j].Port {
+				return ports[i].Port < ports[j].Port
+			}
+			return ports[i].Protocol < ports[j].Protocol
+		})
+		for _, p := range ports {
 			fmt.Fprintf(&b, "EXPOSE %d/%s\n", p.Port, p.Protocol)
 		}
 	}
@@ -450,7 +457,7 @@ func environment(a *discover.Analysis) ([][2]string, error) {
 			vals[ov.Name] = ov.Value
 		}
 	}
-	if home := a.Observed.Runtime.Home; home != "" && a.ContainerParameters.BaseImage == "host" {
+	if home := a.Observed.Runtime.Home; home != "" && isHostBase(a) {
 		vals["PATH"] = home + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	}
 	names := make([]string, 0, len(vals))
@@ -477,10 +484,28 @@ func entrypoint(a *discover.Analysis) ([]string, error) {
 		return nil, fmt.Errorf("%w: analysis of %s has no command line", discover.ErrInvalid, a.ID)
 	}
 	argv := append([]string(nil), p.Cmdline...)
-	if p.Exe != "" && a.ContainerParameters.BaseImage == "host" {
-		argv[0] = p.Exe
+	if isHostBase(a) {
+		if p.Exe != "" {
+			argv[0] = p.Exe
+		}
+		return argv, nil
+	}
+	// Another base image has its own runtime, somewhere else: the
+	// launcher by name, found on the image's PATH.
+	home := a.Observed.Runtime.Home
+	for _, c := range []string{argv[0], p.Exe} {
+		if home != "" && strings.HasPrefix(c, strings.TrimSuffix(home, "/")+"/") {
+			argv[0] = path.Base(c)
+			break
+		}
 	}
 	return argv, nil
+}
+
+// isHostBase says whether the image is built on the host base strategy.
+func isHostBase(a *discover.Analysis) bool {
+	b := a.ContainerParameters.BaseImage
+	return b == "" || b == "host"
 }
 
 // AppJars lists, as paths in a laid-out build context, the app's jars and
