@@ -39,12 +39,13 @@ func engineConfig(c *cli.Context) runtime.Config {
 func runtimeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "runtime",
-		Usage: "manage hoist's engine (containerd and buildkitd)",
+		Usage: "manage hoist's engine and local runtime (services, tasks, logs, events)",
 		Description: `The first command that needs the engine starts it and leaves it running:
 a supervisor process that runs hoist's own containerd and a buildkitd on it,
-restarting either when it dies. Data and logs are in /var/lib/hoist, sockets
-(mode 0600) in /run/hoist.`,
-		Subcommands: []*cli.Command{
+restarting either when it dies, and the local runtime's control plane, which
+runs ECS task definitions and services (hoist deploy APP puts an app there).
+Data and logs are in /var/lib/hoist, sockets (mode 0600) in /run/hoist.`,
+		Subcommands: append([]*cli.Command{
 			{
 				Name:  "status",
 				Usage: "show whether the engine's daemons answer",
@@ -92,8 +93,16 @@ restarting either when it dies. Data and logs are in /var/lib/hoist, sockets
 			},
 			{
 				Name:  "down",
-				Usage: "stop the engine (running containers survive in their shims)",
+				Usage: "stop the engine (running tasks survive in their shims); --purge also removes every task and all runtime state",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "purge", Usage: "stop and remove every task, container, network namespace, the bridge and its iptables rules, and forget services, task definitions, events and secrets"}},
 				Action: func(c *cli.Context) error {
+					if c.Bool("purge") {
+						g, err := globalsFrom(c)
+						if err != nil {
+							return err
+						}
+						return runtime.Purge(c.Context, engineConfig(c), func(f string, a ...any) { fmt.Fprintf(g.stderr, f+"\n", a...) })
+					}
 					return runtime.Down(c.Context, engineConfig(c))
 				},
 			},
@@ -107,6 +116,6 @@ restarting either when it dies. Data and logs are in /var/lib/hoist, sockets
 					return runtime.Supervise(c.Context, engineConfig(c), os.Stderr)
 				},
 			},
-		},
+		}, runtimeOpsCommands()...),
 	}
 }
