@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/extract/render"
 )
 
 // DeploymentSchemaVersion is the version of deployment.json. It changes only
@@ -723,29 +724,15 @@ func dnsLabel(s string) string {
 
 // SecretEnvName is the environment variable a secret reaches the container
 // in: the variable's own name for a secret found in the environment
-// (APP/env/NAME), HOIST_SECRET_ and the key in upper case otherwise.
+// (APP/env/NAME); for one found in a config file or on the command line the
+// HOIST_SECRET_* variable the image's entry point renders back into place
+// (render.EnvName).
 func SecretEnvName(ref string) string {
 	parts := strings.SplitN(ref, "/", 3)
-	if len(parts) == 3 && parts[1] == "env" {
+	if len(parts) == 3 && parts[1] == "env" && parts[2] != "" && !strings.Contains(parts[2], "#") {
 		return parts[2]
 	}
-	key := ref
-	if len(parts) == 3 {
-		key = parts[1] + "_" + parts[2]
-	}
-	var b strings.Builder
-	b.WriteString("HOIST_SECRET_")
-	under := true
-	for _, r := range strings.ToUpper(key) {
-		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-			under = false
-		} else if !under {
-			b.WriteByte('_')
-			under = true
-		}
-	}
-	return strings.TrimRight(b.String(), "_")
+	return render.EnvName(ref)
 }
 
 // SecretsManagerName is the name a secret gets in AWS Secrets Manager:

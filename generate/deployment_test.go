@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/extract/render"
 )
 
 // capturedAnalyses are discover's goldens of the captured procfs fixtures:
@@ -124,7 +125,7 @@ func TestLoadDeploymentMissing(t *testing.T) {
 
 func TestScheduleExpressions(t *testing.T) {
 	cases := map[string]string{
-		"cron(0 2 * * ? *)":        "0 2 * * *",
+		"cron(0 2 * * ? *)":         "0 2 * * *",
 		"cron(15 10 ? * MON-FRI *)": "15 10 * * 1-5",
 		"cron(0 8 ? * 2,6 *)":       "0 8 * * 1,5",
 		"rate(5 minutes)":           "*/5 * * * *",
@@ -153,7 +154,8 @@ func TestSecretNames(t *testing.T) {
 	if got := SecretEnvName("app/env/DB_PASSWORD"); got != "DB_PASSWORD" {
 		t.Error(got)
 	}
-	if got := SecretEnvName("java-tomcat-409b80f3/config/srv/fixture/tomcat-base/conf/tomcat-users.xml#user[deployer]/@password"); got != "HOIST_SECRET_CONFIG_SRV_FIXTURE_TOMCAT_BASE_CONF_TOMCAT_USERS_XML_USER_DEPLOYER_PASSWORD" {
+	ref := "java-tomcat-409b80f3/config/srv/fixture/tomcat-base/conf/tomcat-users.xml#user[deployer]/@password"
+	if got := SecretEnvName(ref); got != render.EnvName(ref) || !strings.HasPrefix(got, render.EnvPrefix) {
 		t.Error(got)
 	}
 	if got := SecretsManagerName("a/config/x.xml#user[d]/@p"); got != "hoist/a/config/x.xml-user-d-/@p" {
