@@ -190,7 +190,7 @@ func benchContainerize(c *cli.Context) error {
 		t := time.Now()
 		r, err := containerize.Containerize(ctx, containerize.Options{
 			Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
-			EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: key, Base: base, Logf: quiet,
+			EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: key, Base: base, Logf: logf,
 		})
 		return r, time.Since(t), err
 	}

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistctl/hoist/discover"
 	"github.com/hoistctl/hoist/extract"
@@ -116,9 +117,11 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	} else {
+		t0 := time.Now()
 		if a, m, err = prepare(ctx, o, ctxDir); err != nil {
 			return nil, err
 		}
+		o.Logf("build context ready in %s", time.Since(t0).Round(time.Millisecond))
 		df, err := Dockerfile(a, m)
 		if err != nil {
 			return nil, err
@@ -129,6 +132,7 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 		o.Logf("wrote %s", dockerfile)
 	}
 	image := ImageRef(a)
+	t1 := time.Now()
 	res, err := buildkit.Build(ctx, buildkit.Options{
 		Address:         o.BuildkitAddr,
 		ContextDir:      ctxDir,
@@ -142,6 +146,7 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Logf("built %s in %s", image, time.Since(t1).Round(time.Millisecond))
 	uses, err := SecretUses(a, m)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,10 @@ type Options struct {
 	// directories, for jdeps. Wars, Spring Boot jars and exploded web
 	// apps are opened up (WEB-INF/classes, WEB-INF/lib/*.jar, BOOT-INF/...).
 	AppJars []string
+	// Locales are the locales whose data a jlink-reduced runtime keeps
+	// besides English ("de", "fr-CA", or "all"); empty derives them from the
+	// process's locale settings.
+	Locales []string
 	// Extra are more host paths (files or directories) to copy, at their
 	// host path and with their shared-library closure: a health-check
 	// binary, a native tool the app runs.

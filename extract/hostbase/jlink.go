@@ -157,11 +157,18 @@ func (a *assembler) jlink(ctx context.Context, fullSize int64) (bool, error) {
 			return false, err
 		}
 	}
-	compress := "--compress=2"
+	// The image's layers are gzipped: an uncompressed jimage compresses
+	// better there than a zip-compressed one (and starts faster).
+	compress := "--compress=0"
 	if feature >= 21 {
-		compress = "--compress=zip-6"
+		compress = "--compress=zip-0"
 	}
-	args := []string{"--add-modules", strings.Join(mods, ","), "--strip-debug", "--no-man-pages", "--no-header-files", compress, "--output", a.destPath(a.home)}
+	args := []string{"--add-modules", strings.Join(mods, ","), "--strip-debug", "--no-man-pages", "--no-header-files", compress}
+	if locales := a.locales(); len(locales) > 0 && available["jdk.localedata"] {
+		args = append(args, "--include-locales="+strings.Join(locales, ","))
+		a.note("kept the locale data of %s only (from the process's locale settings); containerize --locales all keeps every locale", strings.Join(locales, ","))
+	}
+	args = append(args, "--output", a.destPath(a.home))
 	a.o.Logf("host base: jlink %s", strings.Join(args, " "))
 	jctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -332,7 +339,9 @@ func optionModules(rt discover.RuntimeInfo) []string {
 func (a *assembler) nativeModules() []string {
 	want := map[string]bool{}
 	for l := range a.mapped {
-		if a.underHome(l) {
+		// The JVM maps libjsvml.so (vector math stubs) at start on every
+		// CPU with AVX; it says nothing about the incubator module.
+		if a.underHome(l) && path.Base(l) != "libjsvml.so" {
 			want[strings.TrimPrefix(l, a.home+"/")] = true
 		}
 	}
@@ -628,4 +637,74 @@ func (a *assembler) countTree(p string) error {
 		}
 		return nil
 	})
+}
+
+// localeProps are the system properties that choose a JVM's locale.
+var localeProps = []string{"user.language", "user.language.format", "user.language.display"}
+
+// locales lists the locales whose data the reduced runtime keeps: English
+// (what java.base itself holds) plus the languages of the process's locale
+// (its -Duser.language options, else LC_ALL, LC_MESSAGES, LANG), unless
+// Options.Locales says otherwise. nil means every locale.
+func (a *assembler) locales() []string {
+	if len(a.o.Locales) > 0 {
+		for _, l := range a.o.Locales {
+			if l == "all" || l == "*" {
+				return nil
+			}
+		}
+		return dedupeSorted(append([]string{"en"}, a.o.Locales...))
+	}
+	langs := []string{"en"}
+	for _, kv := range a.o.Analysis.Observed.Runtime.SystemProperties {
+		for _, p := range localeProps {
+			if kv.Key == p && kv.Value != "" {
+				langs = append(langs, strings.ToLower(kv.Value))
+			}
+		}
+	}
+	env := map[string]string{}
+	for _, e := range a.o.Analysis.Observed.Environment {
+		env[e.Name] = e.Value
+	}
+	for _, n := range []string{"LC_ALL", "LC_MESSAGES", "LC_TIME", "LC_NUMERIC", "LANG"} {
+		v := env[n]
+		if v == "" || v == "C" || v == "POSIX" || strings.HasPrefix(v, "C.") {
+			continue
+		}
+		lang := strings.ToLower(strings.SplitN(strings.SplitN(v, ".", 2)[0], "_", 2)[0])
+		if moduleName.MatchString(lang) && len(lang) <= 8 {
+			langs = append(langs, lang)
+		}
+	}
+	var ok []string
+	for _, l := range langs {
+		if isLangTag(l) {
+			ok = append(ok, l)
+		}
+	}
+	return dedupeSorted(ok)
+}
+
+func isLangTag(s string) bool {
+	if len(s) < 2 || len(s) > 8 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && r != '-' && r != '*' {
+			return false
+		}
+	}
+	return true
+}
+
+func dedupeSorted(xs []string) []string {
+	sort.Strings(xs)
+	var out []string
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
 }
