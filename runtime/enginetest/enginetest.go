@@ -96,6 +96,13 @@ func Start(t testing.TB) hoistrt.Config {
 		if t.Failed() {
 			logs, _ := os.ReadFile(filepath.Join(cfg.DataDir, "logs", "supervisor.log"))
 			t.Logf("supervisor log:\n%s", logs)
+			for _, d := range []string{"buildkitd", "containerd"} {
+				logs, _ := os.ReadFile(filepath.Join(cfg.DataDir, "logs", d+".log"))
+				if len(logs) > 3000 {
+					logs = logs[len(logs)-3000:]
+				}
+				t.Logf("end of %s log:\n%s", d, logs)
+			}
 		}
 	})
 	if _, err := hoistrt.Ensure(context.Background(), cfg, t.Logf); err != nil {

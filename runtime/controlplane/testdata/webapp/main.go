@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 var hoard [][]byte
+var sick atomic.Bool
 var mu sync.Mutex
 
 func main() {
@@ -55,14 +57,14 @@ func main() {
 		fmt.Fprintf(w, "hello from %s rev=%s\n", host, rev)
 	})
 	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := os.Stat("/tmp/unhealthy"); err == nil || os.Getenv("UNHEALTHY") != "" {
+		if sick.Load() || os.Getenv("UNHEALTHY") != "" {
 			http.Error(w, "unhealthy", 500)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
 	http.HandleFunc("/sick", func(w http.ResponseWriter, r *http.Request) {
-		os.WriteFile("/tmp/unhealthy", nil, 0o644)
+		sick.Store(true)
 		fmt.Fprintln(w, "now unhealthy")
 	})
 	http.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
