@@ -1,0 +1,37 @@
+package kubetest
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestStartServesTheAPI(t *testing.T) {
+	s := Start(t)
+	body, err := s.Get("/api/v1/namespaces/default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), `"name":"default"`) {
+		t.Fatalf("default namespace: %s", body)
+	}
+	ns := []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubetest\n")
+	if err := s.Apply("/api/v1/namespaces/kubetest", ns); err != nil {
+		t.Fatal(err)
+	}
+	cm := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: kubetest\ndata:\n  a: b\n")
+	if err := s.ApplyDryRun("/api/v1/namespaces/kubetest/configmaps/c", cm); err != nil {
+		t.Fatal(err)
+	}
+	// Dry run stores nothing.
+	if _, err := s.Get("/api/v1/namespaces/kubetest/configmaps/c"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("dry run stored the object: %v", err)
+	}
+	// Strict field validation rejects an unknown field.
+	bad := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: kubetest\ndata:\n  a: b\nbogus: 1\n")
+	if err := s.ApplyDryRun("/api/v1/namespaces/kubetest/configmaps/c", bad); err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("unknown field accepted: %v", err)
+	}
+	if s.Config.Host != s.URL || s.Kubeconfig == "" {
+		t.Fatalf("config %+v", s)
+	}
+}
