@@ -439,6 +439,9 @@ func (c *Controller) applyService(ctx context.Context, in *api.Service) (*api.Se
 	if created || old.TaskDefinition != td.ARN() {
 		c.startDeployment(s, td.ARN(), "")
 	}
+	// A deployment counts as a scaling activity: target tracking does not
+	// scale a service in before its scale-in cooldown has passed.
+	s.lastIn = time.Now()
 	s.Service.TaskDefinition = td.ARN()
 	c.svcs[in.ServiceName] = s
 	c.saveService(s)

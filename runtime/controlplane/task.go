@@ -666,7 +666,7 @@ func (c *Controller) adopt(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	for _, r := range recs {
-		s := &rsvc{svcRecord: r, deleted: make(chan struct{})}
+		s := &rsvc{svcRecord: r, deleted: make(chan struct{}), lastIn: time.Now()}
 		c.svcs[r.Service.ServiceName] = s
 		if err := c.ensureLB(s); err != nil {
 			c.o.Logf("control plane: service %s: %v", r.Service.ServiceName, err)
