@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -220,7 +221,8 @@ const MinSecretLen = 4
 
 // Masker replaces secret values in text by a marker naming their
 // reference. It hides each value as written, JSON-escaped (as it appears
-// in a JSON artifact) and base64-encoded (a Kubernetes Secret's data).
+// in a JSON artifact), base64-encoded (a Kubernetes Secret's data) and
+// HTML-escaped (in a page already rendered).
 type Masker struct {
 	r     *strings.Replacer
 	short []string
@@ -245,7 +247,7 @@ func NewMasker(secrets discover.Secrets) *Masker {
 			continue
 		}
 		to := "[secret " + ref + " hidden]"
-		forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v))}
+		forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v)), html.EscapeString(v)}
 		if j, err := json.Marshal(v); err == nil {
 			forms = append(forms, string(j[1:len(j)-1]))
 		}
