@@ -9,17 +9,17 @@ import (
 // Token classes; the page's CSS colours them.
 const (
 	tkPlain   = ""
-	tkKey     = "k"  // a YAML or JSON key, a Dockerfile instruction
-	tkString  = "s"  // a quoted or plain string value
-	tkNumber  = "n"  // a number
-	tkLiteral = "l"  // true, false, null, ~
-	tkComment = "c"  // a comment
-	tkPunct   = "p"  // structure: braces, list dashes, colons, document markers
-	tkVar     = "v"  // $VAR, ${VAR}, YAML anchors and aliases
-	tkFlag    = "f"  // a Dockerfile flag (--chown=...)
-	tkHead    = "h"  // a Markdown heading
-	tkCode    = "s"  // Markdown code (shares the string colour)
-	tkSecret  = "x"  // the mask that stands for a secret value
+	tkKey     = "k" // a YAML or JSON key, a Dockerfile instruction
+	tkString  = "s" // a quoted or plain string value
+	tkNumber  = "n" // a number
+	tkLiteral = "l" // true, false, null, ~
+	tkComment = "c" // a comment
+	tkPunct   = "p" // structure: braces, list dashes, colons, document markers
+	tkVar     = "v" // $VAR, ${VAR}, YAML anchors and aliases
+	tkFlag    = "f" // a Dockerfile flag (--chown=...)
+	tkHead    = "h" // a Markdown heading
+	tkCode    = "s" // Markdown code (shares the string colour)
+	tkSecret  = "x" // the mask that stands for a secret value
 )
 
 // Token is a run of source text with one class.

@@ -228,4 +228,3 @@ func renderString(r *Report, m *diff.Masker) (string, error) {
 	err := Render(&buf, r, m)
 	return buf.String(), err
 }
-
