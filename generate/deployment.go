@@ -365,6 +365,13 @@ func LoadDeployment(ws discover.Workspace, id string) (*Deployment, error) {
 	}
 	d, err := ParseDeployment(data)
 	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			for i := range ve.Problems {
+				ve.Problems[i].File = name
+			}
+			return nil, ve
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return d, nil

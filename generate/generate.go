@@ -114,7 +114,7 @@ func Generate(o Options) (*Result, error) {
 		}
 		res.DeploymentCreated = true
 	case err != nil:
-		return nil, fmt.Errorf("keeping your edits to %s: %w", res.Deployment, err)
+		return nil, fmt.Errorf("keeping your edits to deployment.json: %w", err)
 	}
 	if d.ID != id {
 		return nil, &ValidationError{Problems: []Problem{{File: res.Deployment, Field: "id", Message: fmt.Sprintf("is %q but the file belongs to %s", d.ID, id), Fix: "set it to " + id}}}

@@ -1,0 +1,208 @@
+package generate
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hoistctl/hoist/discover"
+)
+
+func TestGenerateIsDeterministicAndKeepsEdits(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	first := tree(t, ws.AppDir(id))
+	res, err := Generate(Options{Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changed) != 0 || res.DeploymentCreated {
+		t.Fatalf("second run changed %v (created %v)", res.Changed, res.DeploymentCreated)
+	}
+	second := tree(t, ws.AppDir(id))
+	if len(first) != len(second) {
+		t.Fatalf("%d files, then %d", len(first), len(second))
+	}
+	for p, data := range first {
+		if !bytes.Equal(second[p], data) {
+			t.Errorf("%s differs between two runs", p)
+		}
+	}
+	if _, err := os.Stat(PreviousDir(ws, id)); !os.IsNotExist(err) {
+		t.Errorf("an unchanged generation made .previous: %v", err)
+	}
+
+	// A user's edit survives and reaches the artifacts; the generation
+	// before it is kept for review.
+	dep := DeploymentPath(ws, id)
+	data, _ := os.ReadFile(dep)
+	edited := bytes.Replace(data, []byte(`"desiredCount": 2,`), []byte(`"desiredCount": 3,`), 1)
+	edited = bytes.Replace(edited, []byte(`"enabled": true,
+    "minCapacity": 2`), []byte(`"enabled": false,
+    "minCapacity": 2`), 1)
+	edited = bytes.Replace(edited, []byte(`"replicas": 2,`), []byte(`"replicas": 3,`), 1)
+	if bytes.Equal(edited, data) {
+		t.Fatal("edit did not apply")
+	}
+	if err := os.WriteFile(dep, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Generate(Options{Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(dep)
+	if !bytes.Equal(after, edited) {
+		t.Fatal("generate rewrote the edited deployment.json")
+	}
+	k, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "kubernetes", "deployment.yaml"))
+	if !bytes.Contains(k, []byte("replicas: 3")) {
+		t.Errorf("the edit did not reach deployment.yaml:\n%s", k)
+	}
+	if _, err := os.Stat(filepath.Join(DeployDir(ws, id), "kubernetes", "hpa.yaml")); !os.IsNotExist(err) {
+		t.Errorf("hpa.yaml left behind after autoscaling was turned off: %v", err)
+	}
+	prev, err := os.ReadFile(filepath.Join(PreviousDir(ws, id), "kubernetes", "hpa.yaml"))
+	if err != nil || !bytes.Equal(prev, first["deploy/kubernetes/hpa.yaml"]) {
+		t.Errorf("the previous generation is not in .previous: %v", err)
+	}
+	st, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "ecs", "stack.json"))
+	if !bytes.Contains(st, []byte(`"DesiredCount": 3`)) || bytes.Contains(st, []byte("ScalableTarget")) {
+		t.Error("the edit did not reach the ECS stack")
+	}
+	if !strings.Contains(strings.Join(res.Changed, ","), "kubernetes/hpa.yaml") {
+		t.Errorf("changed %v lacks the removed hpa.yaml", res.Changed)
+	}
+}
+
+func TestMalformedDeploymentWritesNothing(t *testing.T) {
+	ws, id := setupCase(t, "dotnet")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, ws.AppDir(id))
+	dep := DeploymentPath(ws, id)
+	for _, c := range []struct{ from, to, want string }{
+		{`"cpu": 1024,`, `"cpu": 1024,,`, "line 13, column 16"},
+		{`"launchType": "FARGATE",`, `"launchType": "FARGATE", "launchTyp": "EC2",`, `unknown field "launchTyp"`},
+		{`"memory": 2048,`, `"memory": 1234,`, "not a Fargate size"},
+		{`"healthyThreshold": 2,`, `"healthyThreshold": 1,`, "healthCheck.healthyThreshold"},
+	} {
+		bad := bytes.Replace(before["deployment.json"], []byte(c.from), []byte(c.to), 1)
+		if bytes.Equal(bad, before["deployment.json"]) {
+			t.Fatalf("%s: edit did not apply", c.want)
+		}
+		if err := os.WriteFile(dep, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Generate(Options{Workspace: ws, ID: id})
+		if err == nil || !errors.Is(err, discover.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("want an ErrInvalid naming %q, got %v", c.want, err)
+		}
+		now := tree(t, ws.AppDir(id))
+		if !bytes.Equal(now["deployment.json"], bad) {
+			t.Fatal("the malformed deployment.json was overwritten")
+		}
+		for p, data := range before {
+			if p != "deployment.json" && !bytes.Equal(now[p], data) {
+				t.Fatalf("%s changed although the input was refused", p)
+			}
+		}
+	}
+}
+
+func TestCheckValidatesHandEdits(t *testing.T) {
+	ws, id := setupCase(t, "jar-two-ports-secret")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Generate(Options{Workspace: ws, ID: id, Check: true})
+	if err != nil || len(res.Changed) != 0 {
+		t.Fatalf("fresh workspace: %v, changed %v", err, res.Changed)
+	}
+	dir := DeployDir(ws, id)
+	edit := func(rel, from, to string) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := strings.Replace(string(data), from, to, 1)
+		if out == string(data) {
+			t.Fatalf("%s: %q not found", rel, from)
+		}
+		if err := os.WriteFile(p, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A harmless edit is reported as a difference, not an error.
+	edit("kubernetes/deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 60")
+	res, err = Generate(Options{Workspace: ws, ID: id, Check: true})
+	if err != nil || len(res.Changed) != 1 || res.Changed[0] != "kubernetes/deployment.yaml" {
+		t.Fatalf("valid edit: %v, changed %v", err, res.Changed)
+	}
+	before := tree(t, ws.AppDir(id))
+	edit("ecs/stack.yaml", "Type: AWS::ECS::Service", "Type: AWS::ECS::Servce")
+	edit("ecs/task-definition.json", `"family": "java-generic-8e8e2b40",`, ``)
+	edit("kubernetes/service.yaml", "port: 18086", "port: 0")
+	_, err = Generate(Options{Workspace: ws, ID: id, Check: true})
+	if !errors.Is(err, discover.ErrInvalid) {
+		t.Fatalf("broken edits accepted: %v", err)
+	}
+	for _, want := range []string{"ecs/stack.yaml", "AWS::ECS::Servce", "task-definition.json", "family", "service.yaml", "spec.ports[0].port"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	after := tree(t, ws.AppDir(id))
+	for p := range before {
+		if p != "deploy/ecs/stack.yaml" && p != "deploy/ecs/task-definition.json" && p != "deploy/kubernetes/service.yaml" && !bytes.Equal(before[p], after[p]) {
+			t.Errorf("--check wrote %s", p)
+		}
+	}
+}
+
+func TestUnknownAppListsKnownOnes(t *testing.T) {
+	ws := discover.Workspace{Dir: t.TempDir()}
+	inv := &discover.Inventory{SchemaVersion: 1, Apps: []discover.App{{ID: "java-tomcat-1"}, {ID: "dotnet-2"}}}
+	if err := ws.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Generate(Options{Workspace: ws, ID: "nope"})
+	if !errors.Is(err, discover.ErrNotFound) || !strings.Contains(err.Error(), "java-tomcat-1, dotnet-2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCloudFormationValidationFindsErrors(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "ecs", "stack.json"))
+	for _, c := range []struct{ from, to, want string }{
+		{`"DesiredCount": 2`, `"DesiredCount": "two"`, "Resources.Service.Properties.DesiredCount"},
+		{`"LaunchType": "FARGATE"`, `"LaunchTyp": "FARGATE"`, "LaunchTyp"},
+		{`"Ref": "Cluster"`, `"Ref": "Clutser"`, "Clutser"},
+		{`"AWSTemplateFormatVersion": "2010-09-09"`, `"AWSTemplateFormatVersion": "2011-09-09"`, "AWSTemplateFormatVersion"},
+	} {
+		bad := strings.Replace(string(data), c.from, c.to, 1)
+		if bad == string(data) {
+			t.Fatalf("%q not in the template", c.from)
+		}
+		probs := validateTemplate("stack.json", []byte(bad))
+		var all []string
+		for _, p := range probs {
+			all = append(all, p.String())
+		}
+		if !strings.Contains(strings.Join(all, "\n"), c.want) {
+			t.Errorf("%s: problems %v lack %q", c.to, all, c.want)
+		}
+	}
+}
