@@ -23,7 +23,7 @@ import (
 const webappImage = "hoist.local/rt-webapp:test"
 
 // engine starts a private engine and builds the test web app into it.
-func engine(t *testing.T) (hoistrt.Config, *api.Client) {
+func engine(t testing.TB) (hoistrt.Config, *api.Client) {
 	t.Helper()
 	cfg := enginetest.Start(t)
 	dir := t.TempDir()

@@ -174,18 +174,22 @@ func portOpts(bs []api.Binding) []gocni.NamespaceOpts {
 	return []gocni.NamespaceOpts{gocni.WithCapabilityPortMap(pm)}
 }
 
-// setup creates a task's netns and attaches it; it returns the netns path
-// and the task's address on the bridge.
-func (n *network) setup(ctx context.Context, taskID string, bs []api.Binding) (string, string, error) {
+// newNetns creates a task's network namespace (a bind mount under the
+// state dir).
+func (n *network) newNetns() (string, error) {
 	ns, err := netns.NewNetNS(filepath.Join(n.opts.StateDir, "netns"))
 	if err != nil {
-		return "", "", fmt.Errorf("creating a network namespace: %w", err)
+		return "", fmt.Errorf("creating a network namespace: %w", err)
 	}
-	res, err := n.cni.Setup(ctx, taskID, ns.GetPath(), portOpts(bs)...)
+	return ns.GetPath(), nil
+}
+
+// attach puts a netns on the bridge and maps its host ports; it returns
+// the task's address on the bridge. On failure teardown cleans up.
+func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Binding) (string, error) {
+	res, err := n.cni.Setup(ctx, taskID, nsPath, portOpts(bs)...)
 	if err != nil {
-		_ = n.cni.Remove(ctx, taskID, ns.GetPath(), portOpts(bs)...)
-		_ = ns.Remove()
-		return "", "", fmt.Errorf("attaching the task to bridge %s: %w", n.opts.Bridge, err)
+		return "", fmt.Errorf("attaching the task to bridge %s: %w", n.opts.Bridge, err)
 	}
 	var ip string
 	for name, c := range res.Interfaces {
@@ -199,13 +203,12 @@ func (n *network) setup(ctx context.Context, taskID string, bs []api.Binding) (s
 		}
 	}
 	if ip == "" {
-		_ = n.teardown(ctx, taskID, ns.GetPath(), bs)
-		return "", "", errors.New("the CNI bridge plugin gave the task no IPv4 address")
+		return "", errors.New("the CNI bridge plugin gave the task no IPv4 address")
 	}
 	// Connections to 127.0.0.1:hostPort are DNATed to the bridge, which
 	// the kernel only routes with route_localnet on.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+n.opts.Bridge+"/route_localnet", []byte("1"), 0o644)
-	return ns.GetPath(), ip, nil
+	return ip, nil
 }
 
 func (n *network) teardown(ctx context.Context, taskID, nsPath string, bs []api.Binding) error {

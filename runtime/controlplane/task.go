@@ -72,19 +72,42 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	c.mu.Lock()
 	t.Ports = bindings
 	c.mu.Unlock()
-	nsPath, ip, err := c.net.setup(ctx, t.TaskID, bindings)
+	nsPath, err := c.net.newNetns()
 	if err != nil {
 		c.net.release(bindings)
 		return err
 	}
 	c.mu.Lock()
-	t.Netns, t.IP = nsPath, ip
-	purging := c.purging.Load()
+	t.Netns = nsPath
 	c.saveTask(t)
 	c.mu.Unlock()
-	if purging {
-		return errPurged
+	// The bridge and port rules are made while the container is created:
+	// the two take about as long as each other.
+	type attachResult struct {
+		ip  string
+		err error
 	}
+	attached := make(chan attachResult, 1)
+	go func() {
+		ip, err := c.net.attach(ctx, t.TaskID, nsPath, bindings)
+		attached <- attachResult{ip, err}
+	}()
+	var netErr error
+	netDone := false
+	waitNet := func() error {
+		if !netDone {
+			r := <-attached
+			netDone, netErr = true, r.err
+			if r.err == nil {
+				c.mu.Lock()
+				t.IP = r.ip
+				c.saveTask(t)
+				c.mu.Unlock()
+			}
+		}
+		return netErr
+	}
+	defer waitNet()
 
 	env := make([]string, 0, len(cd.Environment)+len(cd.Secrets))
 	for _, e := range cd.Environment {
@@ -168,7 +191,14 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	t.ctr, t.ctask, t.PID = ctr, ctask, int(ctask.Pid())
 	c.setStatus(t, api.StatusPending)
 	c.mu.Unlock()
-	if err := ctask.Start(ctx); err != nil {
+	err = waitNet()
+	if err == nil && c.purging.Load() {
+		err = errPurged
+	}
+	if err == nil {
+		err = ctask.Start(ctx)
+	}
+	if err != nil {
 		_, _ = ctask.Delete(ctx, containerd.WithProcessKill)
 		_ = ctr.Delete(ctx, containerd.WithSnapshotCleanup)
 		c.mu.Lock()

@@ -136,7 +136,7 @@ func New(cfg Config) (*LB, error) {
 				r.Out.Host = r.In.Host
 			},
 			Transport:     roundTripper{l},
-			FlushInterval: -1,
+			FlushInterval: 0,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				if errors.Is(err, ErrNoTarget) {
 					http.Error(w, "503 Service Unavailable: no healthy target in "+cfg.Name, http.StatusServiceUnavailable)
