@@ -206,3 +206,80 @@ func TestCloudFormationValidationFindsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigFilesBecomeAConfigMap(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	// The build context as `hoist containerize` lays it out, with the
+	// captured fixture's real config files.
+	src := filepath.Join("..", "testdata", "procfs", "tomcat", "root")
+	ctx := filepath.Join(ws.AppDir(id), "containerize", "context", "layers", "config", "0_0")
+	for _, p := range []string{
+		"/srv/fixture/tomcat-base/conf/server.xml",
+		"/srv/fixture/tomcat-base/conf/tomcat-users.xml",
+	} {
+		data, err := os.ReadFile(filepath.Join(src, p))
+		if err != nil {
+			t.Skipf("fixture file missing: %v", err)
+		}
+		if err := discover.WriteFileAtomic(filepath.Join(ctx, p), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Generate(Options{Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "kubernetes", "configmap.yaml"))
+	server, _ := os.ReadFile(filepath.Join(src, "/srv/fixture/tomcat-base/conf/server.xml"))
+	if !bytes.Contains(cm, []byte("server.xml: |")) || !bytes.Contains(cm, []byte("<Server")) || len(server) == 0 {
+		t.Errorf("server.xml not in the ConfigMap:\n%s", cm)
+	}
+	if bytes.Contains(cm, []byte("tomcat-users.xml")) {
+		t.Error("tomcat-users.xml holds a secret but is in the ConfigMap")
+	}
+	dep, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "kubernetes", "deployment.yaml"))
+	if !bytes.Contains(dep, []byte("mountPath: /srv/fixture/tomcat-base/conf/server.xml")) || !bytes.Contains(dep, []byte("subPath: server.xml")) {
+		t.Errorf("server.xml not mounted:\n%s", dep)
+	}
+	var warned bool
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Message, "tomcat-users.xml holds secrets") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no warning for the config file left in the image: %v", res.Warnings)
+	}
+	if probs := validateKubeFile("configmap.yaml", cm); len(probs) > 0 {
+		t.Error(probs)
+	}
+}
+
+func TestSecretValuesOnlyWhenAskedFor(t *testing.T) {
+	ws, id := setupCase(t, "jar-two-ports-secret")
+	secrets := []byte(`{"java-generic-8e8e2b40/env/WORKER_API_TOKEN": "s3cr3t-value"}` + "\n")
+	if err := discover.WriteFileAtomic(ws.SecretsPath(), secrets, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range tree(t, ws.AppDir(id)) {
+		if bytes.Contains(data, []byte("s3cr3t-value")) {
+			t.Errorf("%s holds the secret's value", p)
+		}
+	}
+	dep := DeploymentPath(ws, id)
+	data, _ := os.ReadFile(dep)
+	data = bytes.Replace(data, []byte(`"includeSecretValues": false`), []byte(`"includeSecretValues": true`), 1)
+	if err := os.WriteFile(dep, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "kubernetes", "secret.yaml"))
+	if !bytes.Contains(sec, []byte("WORKER_API_TOKEN: s3cr3t-value")) {
+		t.Errorf("secret.yaml:\n%s", sec)
+	}
+}

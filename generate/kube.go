@@ -121,6 +121,9 @@ func kubernetesManifests(d *Deployment, a *discover.Analysis, secrets discover.S
 	}
 	files = append(files, kubeFile{"configmap.yaml", cms})
 	if len(d.Secrets) > 0 {
+		if k.IncludeSecretValues {
+			w.add("kubernetes", "kubernetes.includeSecretValues", "secret.yaml (and deploy/.previous/) hold secret values: add */deploy/kubernetes/secret.yaml and */deploy/.previous/ to the workspace's .gitignore, or turn the option off")
+		}
 		sec := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: meta(d, d.Family+"-secrets"), Type: corev1.SecretTypeOpaque, StringData: map[string]string{}}
 		for _, s := range d.Secrets {
 			v := ""
