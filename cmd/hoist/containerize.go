@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hoistctl/hoist/deploy/push"
 	"github.com/hoistctl/hoist/discover"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/containerize"
@@ -43,7 +44,7 @@ After the build the image is started once in a network namespace of its own
 with the secrets from the workspace's secrets file, and hoist waits until the
 app accepts connections on every TCP port (and answers its health check
 path); the output goes to APP/containerize/validate.log, secrets masked.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "input-archive", Usage: "build from this extract archive instead of the workspace's"},
 			&cli.BoolFlag{Name: "build-only", Usage: "rebuild from the Dockerfile and context already in the workspace"},
 			&cli.StringSliceFlag{Name: "output", Aliases: []string{"o"}, Usage: "table, json or yaml for the result, and/or oci-archive=PATH to also write the image as an OCI archive (loadable with docker load or ctr import); repeatable"},
@@ -52,7 +53,8 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 			&cli.StringFlag{Name: "locales", Usage: "locales whose data a jlink-reduced Java runtime keeps besides English, e.g. de,fr (default: from the process's locale settings; all keeps every locale)"},
 			&cli.BoolFlag{Name: "no-validate", Usage: "do not start the image once to check that the app answers on its ports"},
 			&cli.DurationFlag{Name: "validate-timeout", Value: 2 * time.Minute, Usage: "how long the validation run waits for the app to answer"},
-		},
+			&cli.StringFlag{Name: "push", Usage: "after the build (and validation), push the image to this registry, repository or reference, as `hoist push --registry REF APP` does"},
+		}, pushFlags...),
 		BashComplete: completeAppIDs,
 		Action: func(c *cli.Context) error {
 			id, err := oneArg(c, "app ID")
@@ -81,6 +83,12 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 			g, err := globalsWithOutput(c, format)
 			if err != nil {
 				return err
+			}
+			if ref := c.String("push"); ref != "" {
+				// A typo in --push is worth knowing before the build.
+				if _, err := push.ParseTarget(ref, containerize.ImageRef(&discover.Analysis{ID: id})); err != nil {
+					return usageError{err.Error()}
+				}
 			}
 			st, err := runtime.Ensure(c.Context, engineConfig(c), func(f string, a ...any) { fmt.Fprintf(g.stderr, f+"\n", a...) })
 			if err != nil {
@@ -145,6 +153,11 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 					return err
 				}
 			}
+			if ref := c.String("push"); ref != "" {
+				if out.Push, err = pushApp(c, g, id, ref); err != nil {
+					return err
+				}
+			}
 			return render(g, out, func(w *tabw) {
 				fmt.Fprintf(w, "Image\t%s\nDigest\t%s\nDockerfile\t%s\n", res.Image, res.Digest, res.Dockerfile)
 				for _, s := range res.Secrets {
@@ -156,6 +169,9 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 					}
 					fmt.Fprintf(w, "Ready after\t%s\n", v.StartToReady.Round(time.Millisecond))
 				}
+				if out.Push != nil {
+					pushTable(w, out.Push)
+				}
 			})
 		},
 	}
@@ -165,6 +181,7 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 type containerizeOutput struct {
 	*containerize.Result
 	Validation *containerize.Validation `json:"validation,omitempty"`
+	Push       *push.Result             `json:"push,omitempty"`
 }
 
 // findEntry finds hoist-entry: $HOIST_ENTRY, beside hoist, in the engine's

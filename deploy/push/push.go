@@ -42,11 +42,19 @@ import (
 // (or wants some and none were found).
 var ErrUnauthorized = errors.New("registry refused the credentials")
 
+// ErrBadReference is returned for a --registry value that is no registry,
+// repository or image reference.
+var ErrBadReference = errors.New("not a registry reference")
+
 // Options configures a push.
 type Options struct {
 	// ContainerdAddr and Namespace locate the engine's image store.
 	ContainerdAddr string
 	Namespace      string
+	// Engine, when set, is called once the workspace checks passed, to
+	// start the engine if needed and return its containerd address and
+	// namespace (instead of ContainerdAddr and Namespace).
+	Engine func(context.Context) (addr, namespace string, err error)
 	// Credentials finds the registry's credentials; nil means the Docker
 	// config at its usual place and, for ECR, the default AWS chain.
 	Credentials *Credentials
@@ -107,14 +115,14 @@ func ParseTarget(ref, image string) (reference.Named, error) {
 		tag = t.Tag()
 	}
 	if ref == "" {
-		return nil, errors.New("no registry: name one, for example 127.0.0.1:5000, 127.0.0.1:5000/team/app or 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1")
+		return nil, fmt.Errorf("%w: no registry: name one, for example 127.0.0.1:5000, 127.0.0.1:5000/team/app or 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1", ErrBadReference)
 	}
 	if isHostOnly(ref) {
 		ref = strings.TrimSuffix(ref, "/") + "/" + path(src)
 	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
-		return nil, fmt.Errorf("--registry %q: %v (use HOST[:PORT]/REPOSITORY[:TAG], lower case, for example 127.0.0.1:5000/%s)", ref, err, path(src))
+		return nil, fmt.Errorf("%w: --registry %q: %v (use HOST[:PORT]/REPOSITORY[:TAG], lower case, for example 127.0.0.1:5000/%s)", ErrBadReference, ref, err, path(src))
 	}
 	if _, ok := named.(reference.Digested); ok {
 		return named, nil
@@ -174,26 +182,33 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 	if o.Concurrency <= 0 {
 		o.Concurrency = 3
 	}
+	if o.Engine != nil {
+		addr, ns, err := o.Engine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.ContainerdAddr, o.Namespace = addr, ns
+	}
 	rebuild := "build it again"
 	if o.Rebuild != "" {
 		rebuild = "run `" + o.Rebuild + "`"
 	}
 	cc, err := containerd.New(o.ContainerdAddr, containerd.WithDefaultNamespace(o.Namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("%w: connecting to the engine's containerd at %s: %v", discover.ErrUnavailable, o.ContainerdAddr, err)
+		return nil, fmt.Errorf("connecting to the engine's containerd at %s: %w: %v", o.ContainerdAddr, discover.ErrUnavailable, err)
 	}
 	defer cc.Close()
 	ctx = namespaces.WithNamespace(ctx, o.Namespace)
 
 	img, err := cc.ImageService().Get(ctx, image)
 	if errdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("%w: the engine has no image %s (namespace %s): %s", discover.ErrNotFound, image, o.Namespace, rebuild)
+		return nil, fmt.Errorf("pushing %s: %w: the engine has no such image (namespace %s); %s", image, discover.ErrNotFound, o.Namespace, rebuild)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: looking up %s in the engine's containerd: %v", discover.ErrUnavailable, image, err)
+		return nil, fmt.Errorf("looking up %s in the engine's containerd: %w: %v", image, discover.ErrUnavailable, err)
 	}
 	if want != "" && img.Target.Digest.String() != want {
-		return nil, fmt.Errorf("%w: the engine's %s is %s, not the %s that was built last; %s", discover.ErrNotFound, image, img.Target.Digest, want, rebuild)
+		return nil, fmt.Errorf("pushing %s: %w: the engine's image is %s, not the %s that was built last; %s", image, discover.ErrNotFound, img.Target.Digest, want, rebuild)
 	}
 
 	host := reference.Domain(target)
@@ -251,7 +266,7 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 		// The tag is set on the top manifest only.
 		pushRef += "@" + img.Target.Digest.String()
 	} else if d := target.(reference.Digested).Digest(); d != img.Target.Digest {
-		return nil, fmt.Errorf("--registry %s names digest %s, but the image is %s; name a tag or the image's digest", targetRef, d, img.Target.Digest)
+		return nil, fmt.Errorf("%w: --registry %s names digest %s, but the image is %s; name a tag or the image's digest", ErrBadReference, targetRef, d, img.Target.Digest)
 	}
 	fail := func(err error) error {
 		credMu.Lock()
@@ -267,7 +282,7 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 	err = remotes.PushContent(ctx, rec, img.Target, cc.ContentStore(), semaphore.NewWeighted(int64(o.Concurrency)), platforms.All, nil)
 	if err != nil {
 		if errdefs.IsNotFound(err) && !isRemote(err) {
-			return nil, fmt.Errorf("%w: pushing %s: a blob is missing from the engine's content store (%v); %s", discover.ErrNotFound, image, err, rebuild)
+			return nil, fmt.Errorf("pushing %s: %w: a blob is missing from the engine's content store (%v); %s", image, discover.ErrNotFound, err, rebuild)
 		}
 		return nil, fail(err)
 	}
@@ -400,7 +415,7 @@ func explain(err error, image, ref, host, credSrc string, credErr error, c *Cred
 		return err
 	}
 	if credErr != nil {
-		return fmt.Errorf("%w: pushing %s to %s: finding credentials for %s: %v", ErrUnauthorized, image, ref, host, credErr)
+		return fmt.Errorf("pushing %s to %s: %w: finding credentials for %s: %v", image, ref, ErrUnauthorized, host, credErr)
 	}
 	local := docker.IsLocalhost(host)
 	var (
@@ -412,7 +427,7 @@ func explain(err error, image, ref, host, credSrc string, credErr error, c *Cred
 		if local {
 			hint = fmt.Sprintf("is a registry running there? start one with `hoist registry serve --addr %s`", host)
 		}
-		return fmt.Errorf("%w: pushing %s to %s: the registry %s cannot be reached: %v; %s", discover.ErrUnavailable, image, ref, host, rootCause(err), hint)
+		return fmt.Errorf("pushing %s to %s: %w: the registry %s cannot be reached: %v; %s", image, ref, discover.ErrUnavailable, host, rootCause(err), hint)
 	}
 	var us remoteerrors.ErrUnexpectedStatus
 	status := 0
@@ -429,7 +444,7 @@ func explain(err error, image, ref, host, credSrc string, credErr error, c *Cred
 		if isECR {
 			hint = "check that the AWS identity may push to this repository (ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage)"
 		}
-		return fmt.Errorf("%w: pushing %s to %s: %s (%s); %s", ErrUnauthorized, image, ref, what, registryMessage(err, us), hint)
+		return fmt.Errorf("pushing %s to %s: %w: %s (%s); %s", image, ref, ErrUnauthorized, what, registryMessage(err, us), hint)
 	}
 	if status == http.StatusNotFound {
 		repo := strings.TrimPrefix(strings.SplitN(strings.TrimPrefix(ref, host+"/"), ":", 2)[0], "")
@@ -437,7 +452,7 @@ func explain(err error, image, ref, host, credSrc string, credErr error, c *Cred
 		if isECR {
 			hint = fmt.Sprintf("create it: aws ecr create-repository --repository-name %s --region %s", strings.SplitN(repo, "@", 2)[0], regionOf(host))
 		}
-		return fmt.Errorf("%w: pushing %s to %s: the registry has no repository %s (%s); %s", discover.ErrNotFound, image, ref, repo, registryMessage(err, us), hint)
+		return fmt.Errorf("pushing %s to %s: %w: the registry has no repository %s (%s); %s", image, ref, discover.ErrNotFound, repo, registryMessage(err, us), hint)
 	}
 	if strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "tls:") {
 		return fmt.Errorf("pushing %s to %s: TLS with %s failed: %v; hoist talks plain HTTP only to loopback registries, so the registry needs a certificate this machine trusts", image, ref, host, err)
@@ -505,7 +520,7 @@ func ReadRecord(ws discover.Workspace, id string) (*Record, error) {
 	p := RecordPath(ws, id)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s: %s was not pushed yet; run `hoist push %s --registry REF`", discover.ErrNotFound, p, id, id)
+		return nil, fmt.Errorf("%w: %s: %s was not pushed yet; run `hoist push --registry REF %s`", discover.ErrNotFound, p, id, id)
 	}
 	if err != nil {
 		return nil, err

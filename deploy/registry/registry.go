@@ -119,7 +119,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		// distribution would create a missing file with a random user and
 		// log its password; a typo in a path should be an error instead.
 		if _, err := os.Stat(o.Htpasswd); err != nil {
-			return nil, fmt.Errorf("%w: the registry's htpasswd file: %v (create it with `htpasswd -Bc FILE USER`)", discover.ErrNotFound, err)
+			return nil, fmt.Errorf("starting the registry: the htpasswd file: %w: %v (create it with `htpasswd -Bc FILE USER`)", discover.ErrNotFound, err)
 		}
 	}
 	secret, err := httpSecret(root)
@@ -152,9 +152,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		_ = app.Shutdown()
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("%w: starting the registry on %s: %v; another registry (or `hoist registry serve`) already listens there: use it, stop it, or pick another port with --addr 127.0.0.1:PORT", discover.ErrUnavailable, o.Addr, err)
+			return nil, fmt.Errorf("starting the registry on %s: %w: %v; another registry (or `hoist registry serve`) already listens there: use it, stop it, or pick another port with --addr 127.0.0.1:PORT", o.Addr, discover.ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("%w: starting the registry on %s: %v", discover.ErrUnavailable, o.Addr, err)
+		return nil, fmt.Errorf("starting the registry on %s: %w: %v", o.Addr, discover.ErrUnavailable, err)
 	}
 	var h http.Handler = app
 	if o.AccessLog != nil {
