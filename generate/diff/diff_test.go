@@ -252,3 +252,44 @@ func TestMasker(t *testing.T) {
 		t.Errorf("short values: %q", s)
 	}
 }
+
+func TestMaskSecretManifests(t *testing.T) {
+	in := `apiVersion: v1
+kind: ConfigMap
+data:
+  PLAIN: visible-config
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-secrets
+stringData:
+  DB_PASSWORD: hunter2-unknown-to-the-secrets-file
+  EMPTY: ""
+  "QUOTED.KEY": 'it''s secret'
+  KEY_PEM: |
+    -----BEGIN PRIVATE KEY-----
+    MIIEvQIBADANBgkqhkiG9w0BAQ
+    -----END PRIVATE KEY-----
+data:
+  TOKEN: c2VjcmV0LXRva2Vu
+type: Opaque
+`
+	got := (*Masker)(nil).File("kubernetes/secret.yaml", in)
+	for _, leak := range []string{"hunter2", "it''s secret", "MIIEvQ", "BEGIN PRIVATE", "c2VjcmV0LXRva2Vu"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q is still in:\n%s", leak, got)
+		}
+	}
+	for _, keep := range []string{"PLAIN: visible-config", `EMPTY: ""`, "DB_PASSWORD: " + HiddenValue, `"QUOTED.KEY": ` + HiddenValue, "TOKEN: " + HiddenValue, "type: Opaque", "name: app-secrets"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("%q is missing from:\n%s", keep, got)
+		}
+	}
+	if strings.Count(got, "\n") != strings.Count(in, "\n") {
+		t.Error("masking changed the number of lines")
+	}
+	if other := (*Masker)(nil).File("kubernetes/configmap.yaml", "kind: ConfigMap\ndata:\n  A: b\n"); other != "kind: ConfigMap\ndata:\n  A: b\n" {
+		t.Errorf("a ConfigMap was changed: %q", other)
+	}
+}

@@ -108,7 +108,7 @@ func LoadMasked(ws discover.Workspace, id string, m *Masker) (*Generation, error
 	g.HasPrevious = len(prev) > 0
 	g.Current = map[string]string{}
 	for p, data := range cur {
-		g.Current[p] = m.String(string(data))
+		g.Current[p] = m.File(p, string(data))
 	}
 	g.Files = Compare(prev, cur, m)
 	return g, nil
@@ -138,7 +138,9 @@ func Compare(old, cur map[string][]byte, m *Masker) []FileDiff {
 			fd.Status = Added
 		case !inNew:
 			fd.Status = Removed
-		case bytes.Equal(o, n):
+		case bytes.Equal(o, n) || m.File(p, string(o)) == m.File(p, string(n)):
+			// Equal once masked: a change of secret value only is not
+			// shown (it would tell which secret changed, nothing more).
 			fd.Status = Unchanged
 		default:
 			fd.Status = Modified
@@ -152,8 +154,8 @@ func Compare(old, cur map[string][]byte, m *Masker) []FileDiff {
 			out = append(out, fd)
 			continue
 		}
-		a, aNoEOL := SplitLines(m.String(string(o)))
-		b, bNoEOL := SplitLines(m.String(string(n)))
+		a, aNoEOL := SplitLines(m.File(p, string(o)))
+		b, bNoEOL := SplitLines(m.File(p, string(n)))
 		fd.OldNoEOL, fd.NewNoEOL = aNoEOL, bNoEOL
 		fd.OldTotal, fd.NewTotal = len(a), len(b)
 		edits := Lines(a, b)
@@ -221,8 +223,9 @@ const MinSecretLen = 4
 
 // Masker replaces secret values in text by a marker naming their
 // reference. It hides each value as written, JSON-escaped (as it appears
-// in a JSON artifact), base64-encoded (a Kubernetes Secret's data) and
-// HTML-escaped (in a page already rendered).
+// in a JSON artifact), YAML single-quoted, base64-encoded (a Kubernetes
+// Secret's data), HTML-escaped (in a page already rendered), and each line
+// of a multi-line value on its own.
 type Masker struct {
 	r     *strings.Replacer
 	short []string
@@ -247,9 +250,20 @@ func NewMasker(secrets discover.Secrets) *Masker {
 			continue
 		}
 		to := "[secret " + ref + " hidden]"
-		forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v)), html.EscapeString(v)}
+		forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v)), html.EscapeString(v),
+			// YAML single-quoted.
+			strings.ReplaceAll(v, "'", "''")}
 		if j, err := json.Marshal(v); err == nil {
 			forms = append(forms, string(j[1:len(j)-1]))
+		}
+		// A multi-line value (a private key) is written over several
+		// lines, in YAML block scalars say: hide each line too.
+		if strings.Contains(v, "\n") {
+			for _, l := range strings.Split(v, "\n") {
+				if l = strings.TrimSpace(l); len(l) >= MinSecretLen {
+					forms = append(forms, l, html.EscapeString(l))
+				}
+			}
 		}
 		for _, f := range forms {
 			pairs = append(pairs, pair{f, to})
