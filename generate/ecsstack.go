@@ -89,7 +89,7 @@ func ecsStack(d *Deployment, w *warnings) *cloudformation.Template {
 		Tags:            hoistTags(d),
 	}
 	if d.LaunchType == "EC2" {
-		w.add("ecs", "launchType", "EC2: the stack creates the cluster but no container instances; register EC2 instances (ECS-optimized AMI) or a capacity provider with cluster "+d.Family)
+		w.add("ecs", "launchType", "EC2: the stack creates the cluster but no container instances; register EC2 instances (ECS-optimized AMI) or a capacity provider with cluster "+d.Family+", and give them ServiceSecurityGroup (it admits the load balancer on the ports the tasks use)")
 	}
 	t.Resources["Repository"] = &ecr.Repository{
 		RepositoryName:             cloudformation.String(d.Registry.RepositoryName),

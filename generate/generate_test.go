@@ -81,7 +81,7 @@ func TestGenerateIsDeterministicAndKeepsEdits(t *testing.T) {
 }
 
 func TestMalformedDeploymentWritesNothing(t *testing.T) {
-	ws, id := setupCase(t, "dotnet")
+	ws, id := setupCase(t, "tomcat")
 	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
 		t.Fatal(err)
 	}
@@ -282,4 +282,33 @@ func TestSecretValuesOnlyWhenAskedFor(t *testing.T) {
 	if !bytes.Contains(sec, []byte("WORKER_API_TOKEN: s3cr3t-value")) {
 		t.Errorf("secret.yaml:\n%s", sec)
 	}
+}
+
+func TestUDPBehindAnALBIsAWarning(t *testing.T) {
+	ws, id := setupCase(t, "jar-two-ports-secret")
+	a, err := loadAnalysis(ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultDeployment(a, "")
+	d.HealthCheck.Protocol, d.HealthCheck.Path, d.HealthCheck.Matcher = "HTTP", "/", "200-399"
+	d.LoadBalancer.Type, d.LoadBalancer.ListenerPort, d.LoadBalancer.ListenerProtocol = LoadBalancerApplication, 80, "HTTP"
+	data, _ := MarshalDeployment(d)
+	if err := discover.WriteFileAtomic(DeploymentPath(ws, id), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Generate(Options{Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res.Warnings {
+		if w.Target == "ecs" && strings.Contains(w.Message, "udp/18087) cannot be behind an application load balancer") {
+			readme, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "ecs", "README.md"))
+			if !bytes.Contains(readme, []byte("cannot be behind an application load balancer")) {
+				t.Error("the warning is not in ecs/README.md")
+			}
+			return
+		}
+	}
+	t.Fatalf("no warning for the UDP port: %v", res.Warnings)
 }

@@ -21,6 +21,10 @@ var goldenCases = []string{"tomcat", "jar-two-ports-secret", "dotnet", "batch"}
 
 // setupCase makes a workspace holding the case's inputs.
 func setupCase(t *testing.T, name string) (discover.Workspace, string) {
+	return setupCaseB(t, name)
+}
+
+func setupCaseB(t testing.TB, name string) (discover.Workspace, string) {
 	t.Helper()
 	dir := filepath.Join("testdata", "cases", name)
 	data, err := os.ReadFile(filepath.Join(dir, "analysis.json"))
