@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,7 +209,34 @@ func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Bi
 	// Connections to 127.0.0.1:hostPort are DNATed to the bridge, which
 	// the kernel only routes with route_localnet on.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+n.opts.Bridge+"/route_localnet", []byte("1"), 0o644)
+	if err := loopbackForward(nsPath, bs); err != nil {
+		return "", err
+	}
 	return ip, nil
+}
+
+// loopbackForward makes a legacy app that listens on 127.0.0.1 (common
+// behind a reverse proxy on its old host) reachable on the task's address:
+// inside the task's netns, connections arriving on eth0 for a mapped TCP
+// port are DNATed to 127.0.0.1. An app listening on all addresses is
+// reached the same way.
+func loopbackForward(nsPath string, bs []api.Binding) error {
+	var tcp []string
+	for _, b := range bs {
+		if b.Protocol == "tcp" {
+			tcp = append(tcp, strconv.Itoa(b.ContainerPort))
+		}
+	}
+	if len(tcp) == 0 {
+		return nil
+	}
+	script := "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && " +
+		"iptables -w -t nat -A PREROUTING -i eth0 -p tcp -m multiport --dports " + strings.Join(tcp, ",") + " -j DNAT --to-destination 127.0.0.1"
+	out, err := exec.Command("nsenter", "--net="+nsPath, "sh", "-c", script).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("forwarding the task's ports to its loopback: %v: %s", err, out)
+	}
+	return nil
 }
 
 func (n *network) teardown(ctx context.Context, taskID, nsPath string, bs []api.Binding) error {
