@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hoistctl/hoist/deploy/registry"
 	"github.com/hoistctl/hoist/discover"
@@ -128,5 +133,132 @@ func TestPushCommand(t *testing.T) {
 	writeImageJSON(t, ws, "java-gone-0001", "hoist.local/gone:v1", "sha256:"+strings.Repeat("b", 64))
 	if _, stderr, code := run(t, env, append(engine, "push", "--registry", reg.Addr, "java-gone-0001")...); code != exitNotFound || !strings.Contains(stderr, "hoist containerize java-gone-0001") {
 		t.Errorf("image not in the engine: exit %d, %s", code, stderr)
+	}
+}
+
+// TestContainerizePush takes the sample app through the CLI up to
+// `containerize --push`: the built and validated image lands in a registry
+// on loopback under the reference push.json names, with the digest
+// image.json names.
+func TestContainerizePush(t *testing.T) {
+	cfg := enginetest.Start(t)
+	for _, tool := range []string{"javac", "java"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make deps)", tool)
+		}
+	}
+	appDir, err := os.MkdirTemp("", "hoist-push-app-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(appDir) })
+	_ = os.Chmod(appDir, 0o755)
+	for _, f := range []string{"HelloServer.java", "application.properties"} {
+		data, err := os.ReadFile(filepath.Join("../../testdata/sampleapp", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(appDir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("javac", "-d", appDir, filepath.Join(appDir, "HelloServer.java")).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	app := exec.Command("java", "-Xmx64m", "-cp", appDir, "HelloServer", fmt.Sprint(port))
+	app.Dir = appDir
+	app.Env = append(os.Environ(), "DB_PASSWORD=push-test-secret")
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Process.Signal(syscall.SIGTERM); _, _ = app.Process.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sample app did not answer: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	_ = registry.SetLibraryLogLevel("error")
+	reg, err := registry.Start(context.Background(), registry.Options{Addr: "127.0.0.1:0", Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Stop(context.Background()) })
+
+	ws := t.TempDir()
+	engine := []string{"--workspace", ws, "--engine-data-dir", cfg.DataDir, "--engine-state-dir", cfg.StateDir, "--engine-namespace", cfg.Namespace,
+		"--engine-bin-dir", cfg.BinDir, "--runtime-bridge", cfg.Bridge, "--runtime-subnet", cfg.Subnet}
+	env := map[string]string{"DOCKER_CONFIG": t.TempDir()}
+	stdout, stderr, code := run(t, env, append(engine, "inventory", "--quiet", "--pid", fmt.Sprint(app.Process.Pid))...)
+	id := strings.TrimSpace(stdout)
+	if code != exitOK || id == "" {
+		t.Fatalf("inventory: exit %d %q\n%s", code, stdout, stderr)
+	}
+	for _, phase := range []string{"analyze", "extract"} {
+		if _, stderr, code := run(t, env, append(engine, phase, id)...); code != exitOK {
+			t.Fatalf("%s: exit %d\n%s", phase, code, stderr)
+		}
+	}
+	// A typo in --push stops containerize before it builds anything.
+	if _, stderr, code := run(t, env, append(engine, "containerize", "--push", reg.Addr+"/Bad Name", id)...); code != exitUsage || !strings.Contains(stderr, "--registry") {
+		t.Errorf("bad --push: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(ws, id, "containerize", "image.json")); err == nil {
+		t.Errorf("containerize built despite a bad --push")
+	}
+
+	stdout, stderr, code = run(t, env, append(engine, "containerize", "--progress", "quiet", "--output", "json", "--push", reg.Addr+"/sample", id)...)
+	if code != exitOK {
+		t.Fatalf("containerize --push: exit %d\n%s", code, stderr)
+	}
+	var out struct {
+		Image      string `json:"image"`
+		Digest     string `json:"digest"`
+		Validation *struct {
+			Passed bool `json:"passed"`
+		} `json:"validation"`
+		Push *struct {
+			Reference string `json:"reference"`
+			Digest    string `json:"digest"`
+			BlobsSent int    `json:"blobsSent"`
+		} `json:"push"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("containerize output: %v\n%s", err, stdout)
+	}
+	if out.Validation == nil || !out.Validation.Passed {
+		t.Errorf("not validated before the push: %s", stdout)
+	}
+	tag := out.Image[strings.LastIndex(out.Image, ":")+1:]
+	if out.Push == nil || out.Push.Reference != reg.Addr+"/sample:"+tag || out.Push.Digest != out.Digest || out.Push.BlobsSent < 3 {
+		t.Fatalf("push result: %s", stdout)
+	}
+	data, err := os.ReadFile(filepath.Join(ws, id, "containerize", "push.json"))
+	if err != nil || !strings.Contains(string(data), out.Digest) {
+		t.Errorf("push.json: %s %v", data, err)
+	}
+	// The registry serves that digest under the reference.
+	req, _ := http.NewRequest(http.MethodHead, "http://"+reg.Addr+"/v2/sample/manifests/"+tag, nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Docker-Content-Digest"); resp.StatusCode != http.StatusOK || got != out.Digest {
+		t.Errorf("registry: %s, digest %s, want %s", resp.Status, got, out.Digest)
 	}
 }
