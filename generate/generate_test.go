@@ -312,3 +312,32 @@ func TestUDPBehindAnALBIsAWarning(t *testing.T) {
 	}
 	t.Fatalf("no warning for the UDP port: %v", res.Warnings)
 }
+
+// Every captured app type generates artifacts that pass every validation.
+func TestGenerateEveryCapturedApp(t *testing.T) {
+	for id, a := range capturedAnalyses(t) {
+		t.Run(id, func(t *testing.T) {
+			ws := discover.Workspace{Dir: t.TempDir()}
+			data, err := discover.MarshalJSON(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := discover.WriteFileAtomic(ws.AnalysisPath(id), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Generate(Options{Workspace: ws, ID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Generate(Options{Workspace: ws, ID: id, Check: true}); err != nil {
+				t.Fatalf("--check after generate: %v", err)
+			}
+			if len(res.Files) < 15 {
+				t.Errorf("only %d files: %v", len(res.Files), res.Files)
+			}
+			if _, err := LoadTaskDefinition(ws, id); err != nil {
+				t.Errorf("LoadTaskDefinition: %v", err)
+			}
+		})
+	}
+}

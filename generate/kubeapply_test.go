@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hoistctl/hoist/deploy/kubetest"
+	"github.com/hoistctl/hoist/discover"
 )
 
 // restPath is where the API serves an object.
@@ -54,39 +55,21 @@ func TestKubernetesManifestsApplyToARealAPIServer(t *testing.T) {
 			if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
 				t.Fatal(err)
 			}
-			dir := filepath.Join(DeployDir(ws, id), "kubernetes")
-			files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-			sort.Strings(files)
-			// The namespace first, for real: namespaced objects need it.
-			ns, err := os.ReadFile(filepath.Join(dir, "namespace.yaml"))
-			if err != nil {
+			applyAll(t, srv, filepath.Join(DeployDir(ws, id), "kubernetes"))
+		})
+	}
+	// And the defaults of every captured app type.
+	for id, a := range capturedAnalyses(t) {
+		t.Run("captured/"+id, func(t *testing.T) {
+			ws := discover.Workspace{Dir: t.TempDir()}
+			data, _ := discover.MarshalJSON(a)
+			if err := discover.WriteFileAtomic(ws.AnalysisPath(id), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			p, _ := restPath(t, ns)
-			if err := srv.Apply(p, ns); err != nil {
-				t.Fatalf("namespace.yaml: %v", err)
+			if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+				t.Fatal(err)
 			}
-			applied := 0
-			for _, f := range files {
-				base := filepath.Base(f)
-				if base == "kustomization.yaml" || base == "namespace.yaml" {
-					continue
-				}
-				data, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, doc := range splitYAMLDocs(data) {
-					p, tm := restPath(t, doc)
-					if err := srv.ApplyDryRun(p, doc); err != nil {
-						t.Errorf("%s (%s): %v", base, tm.Kind, err)
-					}
-					applied++
-				}
-			}
-			if applied < 3 {
-				t.Fatalf("only %d objects applied", applied)
-			}
+			applyAll(t, srv, filepath.Join(DeployDir(ws, id), "kubernetes"))
 		})
 	}
 
@@ -118,4 +101,42 @@ func TestKubernetesManifestsApplyToARealAPIServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// applyAll creates the namespace of a kubernetes/ folder and dry-run
+// applies every other object in it.
+func applyAll(t *testing.T, srv *kubetest.Server, dir string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	sort.Strings(files)
+	// The namespace first, for real: namespaced objects need it.
+	ns, err := os.ReadFile(filepath.Join(dir, "namespace.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := restPath(t, ns)
+	if err := srv.Apply(p, ns); err != nil {
+		t.Fatalf("namespace.yaml: %v", err)
+	}
+	applied := 0
+	for _, f := range files {
+		base := filepath.Base(f)
+		if base == "kustomization.yaml" || base == "namespace.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range splitYAMLDocs(data) {
+			p, tm := restPath(t, doc)
+			if err := srv.ApplyDryRun(p, doc); err != nil {
+				t.Errorf("%s (%s): %v", base, tm.Kind, err)
+			}
+			applied++
+		}
+	}
+	if applied < 3 {
+		t.Fatalf("only %d objects applied", applied)
+	}
 }
