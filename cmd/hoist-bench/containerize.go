@@ -136,20 +136,18 @@ func benchContainerize(c *cli.Context) error {
 	}
 
 	// The original process's own start, on the host.
-	var hostStarts []time.Duration
-	for i := 0; i < runs; i++ {
-		d, stop, err := startOriginal(ctx, appDir, port)
-		if err != nil {
-			return err
-		}
-		hostStarts = append(hostStarts, d)
-		if i < runs-1 {
-			stop()
-		} else {
-			defer stop()
-		}
+	hostStart, stopOriginal, err := startOriginal(ctx, appDir, port)
+	if err != nil {
+		return err
 	}
-	logf("original process: first HTTP 200 after %v (median of %d)", median(hostStarts), runs)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stopOriginal()
+		}
+	}()
+	hostStarts := []time.Duration{hostStart}
+	logf("original process: first HTTP 200 after %v", hostStart)
 
 	// inventory, analyze, extract.
 	host := discover.LiveHost()
@@ -194,19 +192,19 @@ func benchContainerize(c *cli.Context) error {
 		})
 		return r, time.Since(t), err
 	}
-	hostBase := func(jlink bool, extra func(*discover.Analysis) []string) func(context.Context, *discover.Analysis, *extract.Manifest, string) error {
+	hostBase := func(jlink, cds bool, extra func(*discover.Analysis) []string) func(context.Context, *discover.Analysis, *extract.Manifest, string) error {
 		return func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
 			var more []string
 			if extra != nil {
 				more = extra(a)
 			}
-			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: jlink, AppJars: containerize.AppJars(filepath.Dir(dest), m), Extra: more, Logf: quiet})
+			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: jlink, CDS: cds, AppJars: containerize.AppJars(filepath.Dir(dest), m), Extra: more, Logf: quiet})
 			return err
 		}
 	}
 
 	logf("containerize (cold, jlink)")
-	rHoist, cold, err := build(ws, "jlink=true", hostBase(true, nil))
+	rHoist, cold, err := build(ws, "jlink=true", hostBase(true, false, nil))
 	if err != nil {
 		return err
 	}
@@ -230,7 +228,7 @@ func benchContainerize(c *cli.Context) error {
 	}
 	extractAgain := time.Since(t1)
 	logf("containerize (warm, after a one-file change)")
-	rWarm, warm, err := build(ws, "jlink=true", hostBase(true, nil))
+	rWarm, warm, err := build(ws, "jlink=true", hostBase(true, false, nil))
 	if err != nil {
 		return err
 	}
@@ -244,17 +242,52 @@ func benchContainerize(c *cli.Context) error {
 	}
 	_ = warmSize
 
-	// Start to first HTTP 200 of the image, in its own network namespace.
-	var ctrStarts []time.Duration
+	// The same with a class data sharing archive (faster start, not
+	// reproducible with JDK 17), in a workspace of its own.
+	cdsWS := discover.Workspace{Dir: filepath.Join(work, "ws-cds")}
+	if err := copyTree(ws.Dir, cdsWS.Dir); err != nil {
+		return err
+	}
+	if err := renameImage(cdsWS, id, id+"-cds"); err != nil {
+		return err
+	}
+	logf("containerize with --cds")
+	rCDS, _, err := build(cdsWS, "jlink=true cds=true", hostBase(true, true, nil))
+	if err != nil {
+		return err
+	}
+	cdsSize, err := imageSize(ctx, cc, rCDS.Image)
+	if err != nil {
+		return err
+	}
+
+	// Start to first HTTP 200: the image in its own network namespace and
+	// the original on the host, measured in turns so that both see the
+	// same load on this machine.
+	stopOriginal()
+	stopped = true
+	var ctrStarts, cdsStarts []time.Duration
+	hostStarts = nil
 	for i := 0; i < runs; i++ {
-		v, err := containerize.Validate(ctx, a, rWarm.Image, rWarm.Secrets, containerize.ValidateOptions{
-			ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(state, "netns"),
-			Secrets: secrets, Poll: 5 * time.Millisecond, Logf: quiet,
-		})
+		for _, r := range []struct {
+			res *containerize.Result
+			out *[]time.Duration
+		}{{rWarm, &ctrStarts}, {rCDS, &cdsStarts}} {
+			v, err := containerize.Validate(ctx, a, r.res.Image, r.res.Secrets, containerize.ValidateOptions{
+				ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(state, "netns"),
+				Secrets: secrets, Poll: 5 * time.Millisecond, Logf: quiet,
+			})
+			if err != nil {
+				return err
+			}
+			*r.out = append(*r.out, v.StartToReady)
+		}
+		d, stop, err := startOriginal(ctx, appDir, port)
 		if err != nil {
 			return err
 		}
-		ctrStarts = append(ctrStarts, v.StartToReady)
+		stop()
+		hostStarts = append(hostStarts, d)
 	}
 
 	// The baselines, each in a workspace of its own (a copy of this one).
@@ -263,12 +296,7 @@ func benchContainerize(c *cli.Context) error {
 		if err := copyTree(ws.Dir, bws.Dir); err != nil {
 			return sizes{}, 0, err
 		}
-		ba, err := bws.ReadAnalysis(id)
-		if err != nil {
-			return sizes{}, 0, err
-		}
-		ba.ContainerParameters.ImageName = id + "-" + name
-		if err := writeAnalysis(bws, ba); err != nil {
+		if err := renameImage(bws, id, id+"-"+name); err != nil {
 			return sizes{}, 0, err
 		}
 		logf("containerize baseline %s", name)
@@ -279,17 +307,18 @@ func benchContainerize(c *cli.Context) error {
 		s, err := imageSize(ctx, cc, r.Image)
 		return s, d, err
 	}
-	fullSize, fullTime, err := baseline("full-jdk", "jlink=false", hostBase(false, nil))
+	fullSize, fullTime, err := baseline("full-jdk", "jlink=false", hostBase(false, false, nil))
 	if err != nil {
 		return err
 	}
-	procSize, procTime, err := baseline("process-mode", "process-mode", hostBase(false, processModeDirs))
+	procSize, procTime, err := baseline("process-mode", "process-mode", hostBase(false, false, processModeDirs))
 	if err != nil {
 		return err
 	}
 
 	ratioFull := float64(hoistSize.compressed) / float64(fullSize.compressed)
 	startRatio := median(ctrStarts).Seconds() / median(hostStarts).Seconds()
+	cdsRatio := median(cdsStarts).Seconds() / median(hostStarts).Seconds()
 	rs := []result{
 		{Metric: "image size, compressed (pull)", Hoist: mb(hoistSize.compressed), Baseline: "full JDK: " + mb(fullSize.compressed), Ratio: ratioFull, Target: "<= 0.30x", Met: boolp(ratioFull <= 0.3), Value: float64(hoistSize.compressed), BaselineValue: float64(fullSize.compressed)},
 		{Metric: "image size, compressed (pull)", Hoist: mb(hoistSize.compressed), Baseline: "process mode: " + mb(procSize.compressed), Ratio: float64(hoistSize.compressed) / float64(procSize.compressed), Value: float64(hoistSize.compressed), BaselineValue: float64(procSize.compressed)},
@@ -301,6 +330,8 @@ func benchContainerize(c *cli.Context) error {
 		{Metric: "containerize after a one-file change", Hoist: secs(warm), Target: "< 3 s", Met: boolp(warm < 3*time.Second), Value: warm.Seconds()},
 		{Metric: "layers changed by that rebuild", Hoist: fmt.Sprintf("%d of %d", changed, total), Target: "1", Met: boolp(changed == 1), Value: float64(changed)},
 		{Metric: "start to first HTTP 200", Hoist: "container: " + secs(median(ctrStarts)), Baseline: "host process: " + secs(median(hostStarts)), Ratio: startRatio, Target: "<= 1.20x", Met: boolp(startRatio <= 1.2), Value: median(ctrStarts).Seconds(), BaselineValue: median(hostStarts).Seconds()},
+		{Metric: "start to first HTTP 200, --cds", Hoist: "container: " + secs(median(cdsStarts)), Baseline: "host process: " + secs(median(hostStarts)), Ratio: cdsRatio, Target: "<= 1.20x", Met: boolp(cdsRatio <= 1.2), Value: median(cdsStarts).Seconds(), BaselineValue: median(hostStarts).Seconds()},
+		{Metric: "image size with --cds, compressed", Hoist: mb(cdsSize.compressed), Baseline: "full JDK: " + mb(fullSize.compressed), Ratio: float64(cdsSize.compressed) / float64(fullSize.compressed), Value: float64(cdsSize.compressed), BaselineValue: float64(fullSize.compressed)},
 	}
 	return report(c, fmt.Sprintf("containerize: sample app %s (%s/%s, %d CPUs)", id, runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), rs)
 }
@@ -465,6 +496,16 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// renameImage gives the image of a copied workspace a name of its own.
+func renameImage(ws discover.Workspace, id, name string) error {
+	a, err := ws.ReadAnalysis(id)
+	if err != nil {
+		return err
+	}
+	a.ContainerParameters.ImageName = name
+	return writeAnalysis(ws, a)
 }
 
 func writeAnalysis(ws discover.Workspace, a *discover.Analysis) error {

@@ -61,8 +61,8 @@ type Validation struct {
 	Passed bool `json:"passed"`
 	// Ports are the checks, in port order.
 	Ports []PortCheck `json:"ports"`
-	// StartToReady is the time from the task's start to the last port
-	// answering.
+	// StartToReady is the time from the task's creation to the last port
+	// answering (and the health check path answering, when there is one).
 	StartToReady time.Duration `json:"startToReadyNs"`
 	Log          string        `json:"log,omitempty"`
 }
@@ -138,6 +138,9 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 		_ = ctr.Delete(cctx, containerd.WithSnapshotCleanup)
 	}()
 	out := &tailBuffer{max: 256 << 10}
+	// The start counts from the task's creation (runc sets the container
+	// up there), as a user starting the container would see it.
+	start := time.Now()
 	task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, out, out)))
 	if err != nil {
 		return nil, fmt.Errorf("validation run: creating the task: %w", err)
@@ -151,7 +154,6 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	if err := task.Start(ctx); err != nil {
 		return nil, fmt.Errorf("validation run: starting the app: %w", err)
 	}

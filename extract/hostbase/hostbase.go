@@ -54,6 +54,9 @@ type Options struct {
 	// directories, for jdeps. Wars, Spring Boot jars and exploded web
 	// apps are opened up (WEB-INF/classes, WEB-INF/lib/*.jar, BOOT-INF/...).
 	AppJars []string
+	// CDS adds a class data sharing archive to a jlink-reduced JDK (17 and
+	// later): faster JVM start, but JDK 17's archives are not reproducible.
+	CDS bool
 	// Locales are the locales whose data a jlink-reduced runtime keeps
 	// besides English ("de", "fr-CA", or "all"); empty derives them from the
 	// process's locale settings.

@@ -164,6 +164,11 @@ func (a *assembler) jlink(ctx context.Context, fullSize int64) (bool, error) {
 		compress = "--compress=zip-0"
 	}
 	args := []string{"--add-modules", strings.Join(mods, ","), "--strip-debug", "--no-man-pages", "--no-header-files", compress}
+	if a.o.CDS && feature >= 17 {
+		// A class data sharing archive of the JDK's classes starts the JVM
+		// faster, but JDK 17's archives differ from one dump to the next.
+		args = append(args, "--generate-cds-archive")
+	}
 	if locales := a.locales(); len(locales) > 0 && available["jdk.localedata"] {
 		args = append(args, "--include-locales="+strings.Join(locales, ","))
 		a.note("kept the locale data of %s only (from the process's locale settings); containerize --locales all keeps every locale", strings.Join(locales, ","))
@@ -182,6 +187,9 @@ func (a *assembler) jlink(ctx context.Context, fullSize int64) (bool, error) {
 		}
 		a.note("jlink failed (%v: %s); copied the full runtime", err, tail(out.String(), 400))
 		return false, nil
+	}
+	if a.o.CDS {
+		a.trimCDS(feature)
 	}
 	if fi, err := a.h.Lstat(a.home); err == nil {
 		a.owner(rel(a.home), fi, false)
@@ -707,4 +715,43 @@ func dedupeSorted(xs []string) []string {
 		}
 	}
 	return out
+}
+
+// trimCDS keeps the one class data sharing archive the JVM will use: the
+// one for compressed oops, unless the process's options turn them off or
+// ask for a heap too big for them.
+func (a *assembler) trimCDS(feature int) {
+	server := path.Join(rel(a.home), "lib", "server")
+	if _, err := a.root.Lstat(path.Join(server, "classes.jsa")); err != nil {
+		a.note("no class data sharing archive was generated (Java %d)", feature)
+		return
+	}
+	for _, o := range a.o.Analysis.Observed.Runtime.JVMOptions {
+		if o == "-XX:-UseCompressedOops" || bigHeap(o) {
+			a.note("generated class data sharing archives for the JVM (not reproducible: the image digest changes with every assembly)")
+			return
+		}
+	}
+	_ = a.root.Remove(path.Join(server, "classes_nocoops.jsa"))
+	a.note("generated a class data sharing archive for the JVM (faster start; not reproducible: the image digest changes with every assembly)")
+}
+
+// bigHeap says whether a -Xmx option asks for 32 GB or more (no
+// compressed oops then).
+func bigHeap(o string) bool {
+	v, ok := strings.CutPrefix(o, "-Xmx")
+	if !ok || v == "" {
+		return false
+	}
+	mult := int64(1)
+	switch v[len(v)-1] {
+	case 'g', 'G':
+		mult, v = 1<<30, v[:len(v)-1]
+	case 'm', 'M':
+		mult, v = 1<<20, v[:len(v)-1]
+	case 'k', 'K':
+		mult, v = 1<<10, v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return err == nil && n*mult >= 32<<30
 }
