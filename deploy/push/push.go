@@ -77,7 +77,8 @@ type Blob struct {
 	Digest    string `json:"digest"`
 	MediaType string `json:"mediaType"`
 	Size      int64  `json:"size"`
-	// Sent is false when the registry already had it.
+	// Sent is false when the registry already had it (or mounted it
+	// from another of its repositories this engine pushed it to).
 	Sent bool `json:"sent"`
 }
 
@@ -271,7 +272,7 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 	fail := func(err error) error {
 		credMu.Lock()
 		defer credMu.Unlock()
-		return explain(err, image, targetRef, host, credSrc, credErr, o.Credentials)
+		return explain(err, image, target, credSrc, credErr, o.Credentials)
 	}
 	pusher, err := resolver.Pusher(ctx, pushRef)
 	if err != nil {
@@ -310,7 +311,28 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 		}
 	}
 	sort.Slice(res.Blobs, func(i, j int) bool { return res.Blobs[i].Digest < res.Blobs[j].Digest })
+	rememberSource(ctx, cc.ContentStore(), targetRef, res.Blobs, o.Logf)
 	return res, nil
+}
+
+// rememberSource labels the pushed blobs with the repository they are now
+// in (as containerd's pull does), so that a later push to another
+// repository of the same registry asks the registry to mount them from
+// there instead of sending them again.
+func rememberSource(ctx context.Context, cs content.Manager, ref string, blobs []Blob, logf func(string, ...any)) {
+	label, err := docker.AppendDistributionSourceLabel(cs, ref)
+	if err != nil {
+		logf("not remembering where the blobs went: %v", err)
+		return
+	}
+	for _, b := range blobs {
+		if images.IsManifestType(b.MediaType) || images.IsIndexType(b.MediaType) {
+			continue
+		}
+		if _, err := label(ctx, ocispec.Descriptor{Digest: digest.Digest(b.Digest), MediaType: b.MediaType, Size: b.Size}); err != nil {
+			logf("labelling %s with its registry source: %v", b.Digest, err)
+		}
+	}
 }
 
 // isRemote says whether err came from the registry rather than the
@@ -410,7 +432,8 @@ func human(n int64) string {
 }
 
 // explain turns a registry error into one that says what to do.
-func explain(err error, image, ref, host, credSrc string, credErr error, c *Credentials) error {
+func explain(err error, image string, target reference.Named, credSrc string, credErr error, c *Credentials) error {
+	ref, host := target.String(), reference.Domain(target)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -447,10 +470,10 @@ func explain(err error, image, ref, host, credSrc string, credErr error, c *Cred
 		return fmt.Errorf("pushing %s to %s: %w: %s (%s); %s", image, ref, ErrUnauthorized, what, registryMessage(err, us), hint)
 	}
 	if status == http.StatusNotFound {
-		repo := strings.TrimPrefix(strings.SplitN(strings.TrimPrefix(ref, host+"/"), ":", 2)[0], "")
+		repo := reference.Path(target)
 		hint := "check the repository name"
 		if isECR {
-			hint = fmt.Sprintf("create it: aws ecr create-repository --repository-name %s --region %s", strings.SplitN(repo, "@", 2)[0], regionOf(host))
+			hint = fmt.Sprintf("create it: aws ecr create-repository --repository-name %s --region %s", repo, regionOf(host))
 		}
 		return fmt.Errorf("pushing %s to %s: %w: the registry has no repository %s (%s); %s", image, ref, discover.ErrNotFound, repo, registryMessage(err, us), hint)
 	}

@@ -318,9 +318,9 @@ func pushCredentials(t *testing.T, ctx context.Context, addr, ns string, ws disc
 	if err != nil {
 		t.Fatalf("push with a credential helper: %v", err)
 	}
-	// A new repository: distribution answers HEAD per repository, so
-	// every blob goes again.
-	if r.Credentials != "docker-credential-hoistpush" || r.BlobsSent != 4 {
+	// A new repository of the same registry: the blobs are mounted from
+	// secure/app, where the push before put them; only the manifest goes.
+	if r.Credentials != "docker-credential-hoistpush" || r.BlobsSent != 1 || r.BlobsSkipped != 3 || r.BytesSent >= 1024 {
 		t.Errorf("helper push: %+v", r)
 	}
 
