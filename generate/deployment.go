@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -757,11 +758,18 @@ func SecretsManagerName(ref string) string {
 		}
 	}
 	s := b.String()
-	if len(s) > 512 {
-		s = s[:512]
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	// Secrets Manager appends "-" and six random characters to make the
+	// ARN; a name that already ends like that makes partial ARNs ambiguous.
+	if secretSuffixRe.MatchString(s) {
+		s += "_"
 	}
 	return s
 }
+
+var secretSuffixRe = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 
 // ParseAnalysis decodes analysis.json strictly, as discover writes it.
 func ParseAnalysis(data []byte) (*discover.Analysis, error) {

@@ -161,6 +161,9 @@ func TestSecretNames(t *testing.T) {
 	if got := SecretsManagerName("a/config/x.xml#user[d]/@p"); got != "hoist/a/config/x.xml-user-d-/@p" {
 		t.Error(got)
 	}
+	if got := SecretsManagerName("a/env/DB-ABCDEF"); got != "hoist/a/env/DB-ABCDEF_" {
+		t.Errorf("a name ending like Secrets Manager's random suffix: %s", got)
+	}
 }
 
 var _ = json.Marshal

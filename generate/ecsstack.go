@@ -50,7 +50,7 @@ func secretParam(i int) string { return "Secret" + strconv.Itoa(i+1) + "Value" }
 func secretRes(i int) string   { return "Secret" + strconv.Itoa(i+1) }
 
 func hoistTags(d *Deployment) []tags.Tag {
-	return []tags.Tag{{Key: "app.kubernetes.io/managed-by", Value: "hoist"}, {Key: "hoist:app", Value: d.ID}}
+	return []tags.Tag{{Key: "hoist:app", Value: d.ID}, {Key: "hoist:managed-by", Value: "hoist"}}
 }
 
 // ecsStack builds ecs/stack.yaml: everything the app needs in an AWS
