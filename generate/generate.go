@@ -124,6 +124,9 @@ func Generate(o Options) (*Result, error) {
 		return nil, err
 	}
 	w := &warnings{}
+	if built := builtImage(ws, id); built != "" && built != d.Image {
+		w.add("all", "image", fmt.Sprintf("deployment.json runs %s but `hoist containerize` last built %s; set image to deploy the new build", d.Image, built))
+	}
 	arts, err := renderAll(ws, a, d, secrets, w)
 	if err != nil {
 		return nil, err
@@ -351,6 +354,17 @@ func analysisWarnings(d *Deployment, a *discover.Analysis, w *warnings) {
 		}
 		if !found {
 			w.add("all", "observed.ports", fmt.Sprintf("the app listened on %s %s:%d, which portMappings leaves out", p.Protocol, p.Address, p.Port))
+		}
+	}
+	for _, p := range a.ContainerParameters.Ports {
+		found := false
+		for _, m := range d.PortMappings {
+			if m.ContainerPort == p.Port && strings.EqualFold(m.Protocol, p.Protocol) {
+				found = true
+			}
+		}
+		if !found {
+			w.add("all", "containerParameters.ports", fmt.Sprintf("analysis.json exposes %s/%d, which deployment.json's portMappings leaves out (add it there, or delete deployment.json to derive it again)", p.Protocol, p.Port))
 		}
 	}
 	if len(a.Observed.Dependencies) > 0 {

@@ -341,3 +341,36 @@ func TestGenerateEveryCapturedApp(t *testing.T) {
 		})
 	}
 }
+
+func TestStaleDeploymentIsReported(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	// The analysis gains a port and containerize builds a new tag.
+	a, err := loadAnalysis(ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ContainerParameters.Ports = append(a.ContainerParameters.Ports, discover.ExposedPort{Port: 18443, Protocol: "tcp"})
+	data, _ := discover.MarshalJSON(a)
+	if err := discover.WriteFileAtomic(ws.AnalysisPath(id), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := []byte(`{"image": "hoist.local/java-tomcat-409b80f3:v2"}`)
+	if err := discover.WriteFileAtomic(filepath.Join(ws.AppDir(id), "containerize", "image.json"), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Generate(Options{Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var port, image bool
+	for _, w := range res.Warnings {
+		port = port || (w.Field == "containerParameters.ports" && strings.Contains(w.Message, "tcp/18443"))
+		image = image || (w.Field == "image" && strings.Contains(w.Message, ":v2"))
+	}
+	if !port || !image {
+		t.Fatalf("warnings %v", res.Warnings)
+	}
+}
