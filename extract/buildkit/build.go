@@ -7,7 +7,9 @@ package buildkit
 import (
 	"context"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,6 +35,10 @@ type Options struct {
 	// SourceDateEpoch makes the build reproducible: file timestamps in the
 	// layers and the image config are clamped to it.
 	SourceDateEpoch int64
+	// ContextAtEpoch says every file and directory of the context already
+	// has SourceDateEpoch as its modification time, so the layers need no
+	// rewriting (see SetEpoch).
+	ContextAtEpoch bool
 	// OCIArchive, when set, also writes the image as an OCI archive
 	// (loadable with `docker load` or `ctr import`).
 	OCIArchive string
@@ -83,13 +89,17 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	epoch := strconv.FormatInt(o.SourceDateEpoch, 10)
 	attrs["build-arg:SOURCE_DATE_EPOCH"] = epoch
 
+	// Rewriting layers to the epoch costs a decompress and recompress of
+	// every layer on every build; a context whose times are the epoch
+	// already does not need it.
+	rewrite := strconv.FormatBool(!o.ContextAtEpoch)
 	var exports []bkclient.ExportEntry
 	if o.Image != "" {
 		exports = append(exports, bkclient.ExportEntry{
 			Type: bkclient.ExporterImage,
 			Attrs: map[string]string{
 				"name":                                  o.Image,
-				string(exptypes.OptKeyRewriteTimestamp): "true",
+				string(exptypes.OptKeyRewriteTimestamp): rewrite,
 				"unpack":                                "true",
 			},
 		})
@@ -98,7 +108,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		path := o.OCIArchive
 		exports = append(exports, bkclient.ExportEntry{
 			Type:  bkclient.ExporterOCI,
-			Attrs: map[string]string{"name": o.Image, string(exptypes.OptKeyRewriteTimestamp): "true"},
+			Attrs: map[string]string{"name": o.Image, string(exptypes.OptKeyRewriteTimestamp): rewrite},
 			Output: func(map[string]string) (io.WriteCloser, error) {
 				return os.Create(path)
 			},
@@ -139,4 +149,19 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		ConfigDigest: resp.ExporterResponse[exptypes.ExporterImageConfigDigestKey],
 		Image:        o.Image,
 	}, nil
+}
+
+// SetEpoch sets the access and modification times of everything below dir
+// (links themselves, not their targets) to epoch, for ContextAtEpoch.
+func SetEpoch(dir string, epoch int64) error {
+	ts := []unix.Timespec{{Sec: epoch}, {Sec: epoch}}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("setting the time of %s: %w", p, err)
+		}
+		return nil
+	})
 }

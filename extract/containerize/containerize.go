@@ -133,12 +133,18 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 	}
 	image := ImageRef(a)
 	t1 := time.Now()
+	// Every time in the context is the epoch: BuildKit need not rewrite
+	// the layers (which costs a second per 50 MB on every build).
+	if err := buildkit.SetEpoch(ctxDir, m.SourceDateEpoch); err != nil {
+		return nil, err
+	}
 	res, err := buildkit.Build(ctx, buildkit.Options{
 		Address:         o.BuildkitAddr,
 		ContextDir:      ctxDir,
 		Dockerfile:      "../Dockerfile",
 		Image:           image,
 		SourceDateEpoch: m.SourceDateEpoch,
+		ContextAtEpoch:  true,
 		OCIArchive:      o.OCIArchive,
 		Progress:        o.Progress,
 		Mode:            o.Mode,

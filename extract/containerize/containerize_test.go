@@ -23,6 +23,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	bkclient "github.com/moby/buildkit/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -229,6 +230,19 @@ func TestContainerizeSampleApp(t *testing.T) {
 	if r2.Digest != r1.Digest {
 		t.Errorf("rebuild digest %s != %s", r2.Digest, r1.Digest)
 	}
+	// And from nothing: with BuildKit's cache emptied and the host base
+	// assembled again, every layer is made anew and must come out the same.
+	pruneBuildCache(t, ctx, cfg.BuildkitAddress())
+	if err := os.RemoveAll(filepath.Join(Dir(ws, id), "context")); err != nil {
+		t.Fatal(err)
+	}
+	r2b, err := Containerize(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2b.Digest != r1.Digest {
+		t.Errorf("digest after emptying the build cache %s != %s", r2b.Digest, r1.Digest)
+	}
 
 	// The image runs like the original: stop the original, start the image
 	// (host network, same loopback port) and ask it.
@@ -292,6 +306,32 @@ func TestContainerizeSampleApp(t *testing.T) {
 	if changed != 1 {
 		t.Errorf("%d layers changed after a one-file change, want 1", changed)
 	}
+}
+
+// pruneBuildCache empties BuildKit's cache.
+func pruneBuildCache(t *testing.T, ctx context.Context, addr string) {
+	t.Helper()
+	c, err := bkclient.New(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ch := make(chan bkclient.UsageInfo)
+	done := make(chan struct{})
+	n := 0
+	go func() {
+		for range ch {
+			n++
+		}
+		close(done)
+	}()
+	err = c.Prune(ctx, ch, bkclient.PruneAll)
+	close(ch)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pruned %d build cache records", n)
 }
 
 // buildEntry builds hoist-entry as `make build` does.
