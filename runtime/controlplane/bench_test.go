@@ -174,3 +174,73 @@ func BenchmarkManyTasks(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkLoadBalancerWrk puts Debian's wrk (2 threads, 32 connections,
+// 5 s) on loopback against one task of the web app, straight to the task
+// and through the service's load balancer (targets: at least 0.8x the
+// throughput, under 1 ms added p99).
+func BenchmarkLoadBalancerWrk(b *testing.B) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.Skip("wrk not installed (apt-get install wrk)")
+	}
+	_, c := benchEngine(b)
+	ctx := context.Background()
+	if _, err := c.RegisterTaskDefinition(ctx, webTD("wrk", "x")); err != nil {
+		b.Fatal(err)
+	}
+	s, err := c.ApplyService(ctx, webService("wrk", "wrk", 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := waitOK(s.Endpoints[0]+"/", time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	ts, _ := c.ListTasks(ctx, "wrk", false)
+	for _, tc := range []struct{ name, url string }{
+		{"direct", fmt.Sprintf("http://%s:8080/", ts[0].IP)},
+		{"via-lb", s.Endpoints[0] + "/"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				out, err := exec.Command("wrk", "-t2", "-c32", "-d5s", "--latency", tc.url).CombinedOutput()
+				if err != nil {
+					b.Fatalf("wrk: %v\n%s", err, out)
+				}
+				rps, p99 := parseWrk(string(out))
+				if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+					b.Errorf("wrk saw errors:\n%s", out)
+				}
+				b.ReportMetric(rps, "req/s")
+				b.ReportMetric(p99, "p99-ms")
+			}
+		})
+	}
+}
+
+// parseWrk reads Requests/sec and the 99% latency (in ms) from wrk's
+// report.
+func parseWrk(out string) (rps, p99 float64) {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			rps, _ = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "99%":
+			p99 = wrkDuration(f[1])
+		}
+	}
+	return rps, p99
+}
+
+func wrkDuration(s string) float64 {
+	for _, u := range []struct {
+		suffix string
+		ms     float64
+	}{{"us", 0.001}, {"ms", 1}, {"s", 1000}, {"m", 60000}} {
+		if strings.HasSuffix(s, u.suffix) {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
+			return v * u.ms
+		}
+	}
+	return 0
+}

@@ -211,6 +211,57 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("a task dies while no supervisor runs", func(t *testing.T) {
+		before, _ := c.ListTasks(ctx, "web", false)
+		var lastSeq uint64
+		_ = c.Events(ctx, 0, "", false, func(e api.Event) error { lastSeq = e.Seq; return nil })
+		// Keeper first, so nothing restarts the supervisor; then the
+		// supervisor; then a task.
+		keeper, _ := os.ReadFile(filepath.Join(cfg.StateDir, "keeper.pid"))
+		kpid, _ := strconv.Atoi(strings.TrimSpace(string(keeper)))
+		st := hoistrt.GetStatus(ctx, cfg)
+		if kpid == 0 || st.Supervisor == 0 {
+			t.Fatalf("keeper %d, supervisor %d", kpid, st.Supervisor)
+		}
+		_ = syscall.Kill(kpid, syscall.SIGKILL)
+		_ = syscall.Kill(st.Supervisor, syscall.SIGKILL)
+		time.Sleep(500 * time.Millisecond)
+		victim := before[0]
+		if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if _, err := hoistrt.Ensure(ctx, cfg, t.Logf); err != nil {
+			t.Fatal(err)
+		}
+		waitService(t, c, "web", "web:2", 2, 60*time.Second)
+		tk, err := c.DescribeTask(ctx, victim.TaskID)
+		// The exit code survives when containerd still had the task; when
+		// it had cleaned up the dead shim, the reason says it is unknown.
+		if err != nil || tk.LastStatus != api.StatusStopped || tk.StopCode != api.StopEssentialContainerExited ||
+			(tk.ExitCode != nil && *tk.ExitCode != 137) || (tk.ExitCode == nil && !strings.Contains(tk.StoppedReason, "while the runtime was down")) {
+			t.Errorf("task that died meanwhile: %+v, %v", tk, err)
+		}
+		// Its STOPPED event is in the log, after every earlier one, and
+		// the sequence has no gap.
+		var after []api.Event
+		_ = c.Events(ctx, lastSeq, "", false, func(e api.Event) error { after = append(after, e); return nil })
+		found := false
+		for i, e := range after {
+			if e.Seq != lastSeq+uint64(i)+1 {
+				t.Errorf("event %d has seq %d", i, e.Seq)
+			}
+			found = found || (e.TaskID == victim.TaskID && e.Task != nil && e.Task.LastStatus == api.StatusStopped)
+		}
+		if !found {
+			t.Errorf("no STOPPED event for the task that died while the supervisor was down")
+		}
+		now, _ := c.ListTasks(ctx, "web", false)
+		if len(now) != 2 {
+			t.Errorf("%d tasks after adoption, want 2 (no duplicates)", len(now))
+		}
+	})
+
 	t.Run("kill -9 containerd and buildkitd", func(t *testing.T) {
 		before, _ := c.ListTasks(ctx, "web", false)
 		l := startLoad(lbURL+"/", 4)

@@ -743,9 +743,18 @@ func (c *Controller) adopt(ctx context.Context) error {
 			c.mu.Lock()
 			if t.DesiredStatus == api.StatusRunning {
 				t.DesiredStatus = api.StatusStopped
-				t.StopCode = api.StopTaskFailedToStart
-				t.StoppedReason = "Task was starting when the runtime restarted; its process was never started"
-				t.failed = true
+				if t.StartedAt.IsZero() {
+					t.StopCode = api.StopTaskFailedToStart
+					t.StoppedReason = "Task was starting when the runtime restarted; its process was never started"
+					t.failed = true
+				} else {
+					// It ran, and its process ended while no supervisor
+					// watched; containerd has cleaned up after its shim, so
+					// the exit status is gone.
+					t.StopCode = api.StopEssentialContainerExited
+					t.StoppedReason = "Essential container in task exited while the runtime was down (exit code unknown)"
+					t.failed = t.HealthyAt.IsZero()
+				}
 			}
 			c.mu.Unlock()
 			c.finalize(t, nil)
