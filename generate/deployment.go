@@ -520,6 +520,23 @@ func DefaultDeployment(a *discover.Analysis, image string) *Deployment {
 	if hc := cp.HealthCheck; hc.Path != "" && hc.Port > 0 {
 		http[hc.Port] = true
 	}
+	switch a.Type {
+	case discover.TypeTomcat, discover.TypeTomEE, discover.TypeJetty, discover.TypeJBoss, discover.TypeSpringBoot, discover.TypeMonoXSP:
+		// Web servers: their main port speaks HTTP.
+		if cp.HealthCheck.Port > 0 {
+			http[cp.HealthCheck.Port] = true
+		}
+	}
+	for _, e := range a.Observed.Environment {
+		switch e.Name {
+		case "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "DOTNET_URLS", "URLS", "HTTP_PORTS":
+			for _, m := range httpURLPortRe.FindAllStringSubmatch(e.Value, -1) {
+				if n, err := strconv.Atoi(m[1]); err == nil {
+					http[n] = true
+				}
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, p := range cp.Ports {
 		proto := strings.ToLower(p.Protocol)
@@ -559,10 +576,17 @@ func DefaultDeployment(a *discover.Analysis, image string) *Deployment {
 		UnhealthyThreshold: 3,
 		GracePeriodSeconds: 120,
 	}
-	if cp.HealthCheck.Path != "" && hcPort == cp.HealthCheck.Port {
+	switch {
+	case cp.HealthCheck.Path != "" && hcPort == cp.HealthCheck.Port:
 		d.HealthCheck.Protocol = "HTTP"
 		d.HealthCheck.Path = cp.HealthCheck.Path
 		d.HealthCheck.Matcher = "200-399"
+	case hcPort != 0 && http[hcPort]:
+		// An HTTP server without a known health page: any answer but a
+		// server error shows it is up.
+		d.HealthCheck.Protocol = "HTTP"
+		d.HealthCheck.Path = "/"
+		d.HealthCheck.Matcher = "200-499"
 	}
 	if hcPort == 0 {
 		d.LoadBalancer = LoadBalancer{Type: LoadBalancerNone}
@@ -768,6 +792,10 @@ func SecretsManagerName(ref string) string {
 	}
 	return s
 }
+
+// httpURLPortRe finds the ports of http:// URLs (and bare port lists) in
+// ASP.NET Core's URL settings.
+var httpURLPortRe = regexp.MustCompile(`(?:^|[;,\s])(?:http://[^;,\s]*:)?([0-9]{2,5})(?:/|$|[;,\s])`)
 
 var secretSuffixRe = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 

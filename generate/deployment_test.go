@@ -167,3 +167,31 @@ func TestSecretNames(t *testing.T) {
 }
 
 var _ = json.Marshal
+
+func TestDefaultLoadBalancerFollowsWhatTheAppSpeaks(t *testing.T) {
+	want := map[string]string{
+		"java-tomcat-409b80f3":      LoadBalancerApplication, // connector, health path
+		"java-jetty-c9aa613b":       LoadBalancerApplication,
+		"java-jboss-c3693556":       LoadBalancerApplication,
+		"java-spring-boot-3ae68527": LoadBalancerApplication,
+		"dotnet-mono-xsp-e9f440f0":  LoadBalancerApplication,
+		"dotnet-apphost-f69a5afd":   LoadBalancerApplication, // ASPNETCORE_URLS=http://...
+		"java-generic-8e8e2b40":     LoadBalancerNetwork,     // nothing says HTTP
+		"dotnet-d2f65da8":           LoadBalancerNetwork,
+	}
+	for id, a := range capturedAnalyses(t) {
+		d := DefaultDeployment(a, "")
+		if w, ok := want[id]; ok && d.LoadBalancer.Type != w {
+			t.Errorf("%s: load balancer %s, want %s (health check %+v)", id, d.LoadBalancer.Type, w, d.HealthCheck)
+		}
+		if d.LoadBalancer.Type == LoadBalancerApplication && d.HealthCheck.Protocol != "HTTP" {
+			t.Errorf("%s: ALB with a %s check", id, d.HealthCheck.Protocol)
+		}
+	}
+	for in, want := range map[string]bool{"http://127.0.0.1:5081": true, "http://+:80;https://+:443": true, "https://0.0.0.0:8443": false, "8080": true} {
+		got := len(httpURLPortRe.FindAllStringSubmatch(in, -1)) > 0
+		if got != want {
+			t.Errorf("%q: http port found %v, want %v", in, got, want)
+		}
+	}
+}

@@ -340,6 +340,9 @@ func analysisWarnings(d *Deployment, a *discover.Analysis, w *warnings) {
 			}
 		}
 	}
+	if d.LoadBalancer.Type == LoadBalancerNetwork && d.HealthCheck.Protocol == "TCP" {
+		w.add("ecs", "loadBalancer.type", fmt.Sprintf("network: nothing says port %d speaks HTTP, so it is behind a network load balancer with TCP checks and no Ingress; if it serves HTTP, set loadBalancer.type application (listener HTTP) and healthCheck.protocol HTTP with a path", d.LoadBalancer.ContainerPort))
+	}
 	for _, p := range d.PortMappings {
 		if d.LoadBalancer.Type != LoadBalancerNone && p.ContainerPort != d.LoadBalancer.ContainerPort {
 			w.add("ecs", "portMappings", fmt.Sprintf("%s/%d is not behind the load balancer (only %d is); other services reach it on the task's address", p.Protocol, p.ContainerPort, d.LoadBalancer.ContainerPort))
