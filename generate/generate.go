@@ -404,8 +404,11 @@ func writeArtifacts(ws discover.Workspace, id string, arts []artifact, logf func
 			changed = append(changed, name)
 		}
 	}
+	// Files hoist wrote last time and no longer writes go; files someone
+	// else put here stay.
+	written := readWritten(dir)
 	for name := range have {
-		if _, ok := want[name]; !ok {
+		if _, ok := want[name]; !ok && written[name] {
 			changed = append(changed, name)
 		}
 	}
@@ -446,8 +449,34 @@ func writeArtifacts(ws discover.Workspace, id string, arts []artifact, logf func
 		}
 		logf("wrote %s", p)
 	}
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if err := discover.WriteFileAtomic(filepath.Join(dir, writtenFile), []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
+		return nil, err
+	}
 	removeEmptyDirs(dir)
 	return changed, nil
+}
+
+// writtenFile lists the files the last generate wrote, so the next one
+// removes only its own stale files.
+const writtenFile = ".generated"
+
+func readWritten(dir string) map[string]bool {
+	out := map[string]bool{}
+	data, err := os.ReadFile(filepath.Join(dir, writtenFile))
+	if err != nil {
+		return out
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out[l] = true
+		}
+	}
+	return out
 }
 
 // readTree reads every file under dir except .previous.

@@ -37,6 +37,12 @@ func TestGenerateIsDeterministicAndKeepsEdits(t *testing.T) {
 		t.Errorf("an unchanged generation made .previous: %v", err)
 	}
 
+	// A file someone else put into deploy/ is left alone.
+	own := filepath.Join(DeployDir(ws, id), "kubernetes", "team-networkpolicy.yaml")
+	if err := os.WriteFile(own, []byte("# ours\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// A user's edit survives and reaches the artifacts; the generation
 	// before it is kept for review.
 	dep := DeploymentPath(ws, id)
@@ -77,6 +83,9 @@ func TestGenerateIsDeterministicAndKeepsEdits(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(res.Changed, ","), "kubernetes/hpa.yaml") {
 		t.Errorf("changed %v lacks the removed hpa.yaml", res.Changed)
+	}
+	if data, err := os.ReadFile(own); err != nil || string(data) != "# ours\n" {
+		t.Errorf("generate removed or changed a file it did not write: %v", err)
 	}
 }
 
