@@ -194,6 +194,11 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 	if o.Rebuild != "" {
 		rebuild = "run `" + o.Rebuild + "`"
 	}
+	if p := strings.TrimPrefix(o.ContainerdAddr, "unix://"); !strings.Contains(p, "://") {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("connecting to the engine's containerd: %w: %v; is the engine running? (`hoist runtime up` starts it)", discover.ErrUnavailable, err)
+		}
+	}
 	cc, err := containerd.New(o.ContainerdAddr, containerd.WithDefaultNamespace(o.Namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the engine's containerd at %s: %w: %v", o.ContainerdAddr, discover.ErrUnavailable, err)

@@ -262,7 +262,7 @@ func pushErrors(t *testing.T, ctx context.Context, addr, ns string, ws discover.
 
 	// The engine is not there.
 	_, err = App(ctx, AppOptions{Workspace: ws, ID: id, Registry: closed, Options: Options{ContainerdAddr: "/nonexistent/containerd.sock", Namespace: ns}})
-	if !errors.Is(err, discover.ErrUnavailable) {
+	if !errors.Is(err, discover.ErrUnavailable) || !strings.Contains(err.Error(), "hoist runtime up") {
 		t.Errorf("no engine: %v", err)
 	}
 }
