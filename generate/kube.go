@@ -154,13 +154,20 @@ func kubernetesManifests(d *Deployment, a *discover.Analysis, secrets discover.S
 			fsID = "${EFS_FILE_SYSTEM_ID}"
 			w.add("kubernetes", "kubernetes.efsFileSystemId", "not set: storageclass.yaml carries ${EFS_FILE_SYSTEM_ID}; set the field (or replace the placeholder) before applying")
 		}
+		params := map[string]string{"provisioningMode": "efs-ap", "fileSystemId": fsID, "directoryPerms": "750", "basePath": "/" + d.Family}
+		if d.User != "" {
+			// The access points the driver creates own their directory
+			// as the app's user, like the ECS stack's.
+			uid, gid := numericUser(d.User)
+			params["uid"], params["gid"] = uid, gid
+		}
 		reclaim := corev1.PersistentVolumeReclaimRetain
 		binding := storagev1.VolumeBindingImmediate
 		files = append(files, kubeFile{"storageclass.yaml", []runtime.Object{&storagev1.StorageClass{
 			TypeMeta:          metav1.TypeMeta{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass"},
 			ObjectMeta:        metav1.ObjectMeta{Name: k.StorageClassName, Labels: kubeLabels(d)},
 			Provisioner:       "efs.csi.aws.com",
-			Parameters:        map[string]string{"provisioningMode": "efs-ap", "fileSystemId": fsID, "directoryPerms": "750", "basePath": "/" + d.Family},
+			Parameters:        params,
 			ReclaimPolicy:     &reclaim,
 			VolumeBindingMode: &binding,
 		}}})

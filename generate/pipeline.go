@@ -85,7 +85,7 @@ func pipelineStack(d *Deployment, w *warnings) *cloudformation.Template {
 		{Name: "Source", Actions: []codepipeline.Pipeline_ActionDeclaration{{
 			Name:            "Workspace",
 			ActionTypeId:    &codepipeline.Pipeline_ActionTypeId{Category: "Source", Owner: "AWS", Provider: "CodeStarSourceConnection", Version: "1"},
-			Configuration:   map[string]any{"ConnectionArn": cloudformation.Ref("ConnectionArn"), "FullRepositoryId": cloudformation.Ref("RepositoryId"), "BranchName": cloudformation.Ref("Branch"), "DetectChanges": true},
+			Configuration:   map[string]any{"ConnectionArn": cloudformation.Ref("ConnectionArn"), "FullRepositoryId": cloudformation.Ref("RepositoryId"), "BranchName": cloudformation.Ref("Branch"), "DetectChanges": "true"},
 			OutputArtifacts: []codepipeline.Pipeline_OutputArtifact{{Name: "Source"}},
 		}}},
 		{Name: "Build", Actions: []codepipeline.Pipeline_ActionDeclaration{{
