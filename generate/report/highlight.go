@@ -2,6 +2,8 @@ package report
 
 import (
 	"html"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -30,8 +32,18 @@ type Token struct {
 
 // Tokenize splits src into tokens for lang (yaml, json, dockerfile,
 // markdown; anything else is plain). Concatenating the tokens' Text gives
-// src back exactly.
+// src back exactly. The masker's markers ([secret REF hidden]) come out
+// as tokens of their own, whatever the language would make of them.
 func Tokenize(lang, src string) []Token {
+	// Markers are swapped for placeholders every tokenizer reads as one
+	// plain word, then put back.
+	var masks []string
+	if !strings.ContainsRune(src, phOpen) {
+		src = maskRe.ReplaceAllStringFunc(src, func(m string) string {
+			masks = append(masks, m)
+			return string(phOpen) + strconv.Itoa(len(masks)-1) + string(phClose)
+		})
+	}
 	var toks []Token
 	switch lang {
 	case "yaml":
@@ -45,7 +57,40 @@ func Tokenize(lang, src string) []Token {
 	default:
 		toks = []Token{{tkPlain, src}}
 	}
-	return markSecrets(toks)
+	if len(masks) == 0 {
+		return toks
+	}
+	return restoreMasks(toks, masks)
+}
+
+const phOpen, phClose = '\uE000', '\uE001'
+
+var (
+	maskRe = regexp.MustCompile(`\[secret [^\]\n]* hidden\]`)
+	phRe   = regexp.MustCompile("\uE000([0-9]+)\uE001")
+)
+
+// restoreMasks puts the markers back as tokens of class tkSecret.
+func restoreMasks(in []Token, masks []string) []Token {
+	var out []Token
+	for _, t := range in {
+		for {
+			loc := phRe.FindStringSubmatchIndex(t.Text)
+			if loc == nil {
+				break
+			}
+			if loc[0] > 0 {
+				out = append(out, Token{t.Class, t.Text[:loc[0]]})
+			}
+			i, _ := strconv.Atoi(t.Text[loc[2]:loc[3]])
+			out = append(out, Token{tkSecret, masks[i]})
+			t.Text = t.Text[loc[1]:]
+		}
+		if t.Text != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Highlight returns src as HTML: every token escaped, classed tokens in a
@@ -67,35 +112,6 @@ func Highlight(lang, src string) string {
 		b.WriteString(`</span>`)
 	}
 	return b.String()
-}
-
-// markSecrets gives the masker's markers a class of their own, so a
-// reader sees at once where a value was hidden.
-func markSecrets(in []Token) []Token {
-	const open, close = "[secret ", " hidden]"
-	var out []Token
-	for _, t := range in {
-		for {
-			i := strings.Index(t.Text, open)
-			if i < 0 {
-				break
-			}
-			j := strings.Index(t.Text[i:], close)
-			if j < 0 {
-				break
-			}
-			j += i + len(close)
-			if i > 0 {
-				out = append(out, Token{t.Class, t.Text[:i]})
-			}
-			out = append(out, Token{tkSecret, t.Text[i:j]})
-			t.Text = t.Text[j:]
-		}
-		if t.Text != "" {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // lines splits src after each newline, keeping it.
