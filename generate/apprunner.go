@@ -78,6 +78,12 @@ func appRunnerStack(d *Deployment, w *warnings) *cloudformation.Template {
 	if d.LoadBalancer.ListenerProtocol == "HTTP" || d.LoadBalancer.Type == LoadBalancerNetwork {
 		w.add("apprunner", "loadBalancer", "App Runner serves HTTPS on its own domain; loadBalancer settings do not apply")
 	}
+	if !d.AutoScaling.Enabled && d.DesiredCount != ar.MinSize {
+		w.add("apprunner", "desiredCount", fmt.Sprintf("App Runner keeps appRunner.minSize (%d) instances warm and scales up to maxSize (%d); desiredCount %d does not apply", ar.MinSize, ar.MaxSize, d.DesiredCount))
+	}
+	if d.Notifications.StoppedTasks {
+		w.add("apprunner", "notifications.stoppedTasks", "App Runner sends service events to EventBridge itself; no stopped-task topic is wired")
+	}
 	if d.AutoScaling.Enabled {
 		w.add("apprunner", "autoScaling", fmt.Sprintf("App Runner scales on concurrent requests (appRunner.maxConcurrency %d, %d..%d instances), not on autoScaling's policies", ar.MaxConcurrency, ar.MinSize, ar.MaxSize))
 	}

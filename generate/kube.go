@@ -195,6 +195,13 @@ func kubernetesManifests(d *Deployment, a *discover.Analysis, secrets discover.S
 		files = append(files, kubeFile{"pvc.yaml", pvcs})
 	}
 
+	if d.TaskRole.Arn != "" || len(d.TaskRole.ManagedPolicyArns) > 0 {
+		w.add("kubernetes", "taskRole", "pods get AWS permissions through IRSA or EKS Pod Identity: bind the task role to a ServiceAccount and set it in deployment.yaml (not generated)")
+	}
+	if d.Notifications.StoppedTasks {
+		w.add("kubernetes", "notifications.stoppedTasks", "Kubernetes reports stopped pods as events (kubectl get events); no SNS topic is wired")
+	}
+	w.add("kubernetes", "logging", "container logs stay on the node (kubectl logs) unless a log agent such as Fluent Bit ships them to "+d.Logging.LogGroupName)
 	pod := podTemplate(d, a, envCM.Name, cfgCM, cfgKeys, w)
 	if d.Schedule != nil {
 		cron, notes, err := d.Schedule.Cron()
