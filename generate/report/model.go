@@ -126,10 +126,12 @@ type Layer struct {
 	Files int    `json:"files"`
 }
 
-// Check is the validation result of one artifact.
+// Check is the validation result of one artifact. Documentation (the
+// READMEs generate writes) has no validator.
 type Check struct {
-	File     string   `json:"file"`
-	Problems []string `json:"problems,omitempty"`
+	File      string   `json:"file"`
+	Validated bool     `json:"validated"`
+	Problems  []string `json:"problems,omitempty"`
 }
 
 // Artifact is one generated file, shown highlighted.
@@ -389,11 +391,11 @@ func buildApp(ws discover.Workspace, id string, entry *discover.App, secrets dis
 					}
 				}
 				for _, f := range res.Files {
-					app.Checks = append(app.Checks, Check{File: f, Problems: byFile[f]})
+					app.Checks = append(app.Checks, Check{File: f, Validated: !strings.HasSuffix(f, ".md"), Problems: byFile[f]})
 					delete(byFile, f)
 				}
 				for f, ps := range byFile {
-					app.Checks = append(app.Checks, Check{File: f, Problems: ps})
+					app.Checks = append(app.Checks, Check{File: f, Validated: true, Problems: ps})
 				}
 				sort.SliceStable(app.Checks, func(i, j int) bool { return app.Checks[i].File < app.Checks[j].File })
 			} else if ve != nil {
