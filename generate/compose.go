@@ -142,7 +142,10 @@ func validateCompose(file string, data []byte) []Problem {
 }
 
 // kustomization builds kubernetes/kustomization.yaml.
-func kustomization(d *Deployment, resources []string) ([]byte, error) {
+func kustomization(d *Deployment, resources []string, w *warnings) ([]byte, error) {
+	if d.Registry.AccountID == "" || d.Registry.Region == "" {
+		w.add("kubernetes", "registry", "kustomization.yaml maps the image to an ECR URI with ${AWS_ACCOUNT_ID}/${AWS_REGION}: set registry.accountId and registry.region, or run `kustomize edit set image` before `kubectl apply -k`")
+	}
 	k := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",

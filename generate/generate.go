@@ -302,7 +302,7 @@ func renderAll(ws discover.Workspace, a *discover.Analysis, d *Deployment, secre
 		add("kubernetes/"+kf.name, data, validateKubeFile)
 		resources = append(resources, kf.name)
 	}
-	kust, err := kustomization(d, resources)
+	kust, err := kustomization(d, resources, w)
 	if err != nil {
 		return nil, err
 	}

@@ -383,3 +383,22 @@ func TestStaleDeploymentIsReported(t *testing.T) {
 		t.Fatalf("warnings %v", res.Warnings)
 	}
 }
+
+func TestMalformedAnalysisIsRefused(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	data, _ := os.ReadFile(ws.AnalysisPath(id))
+	bad := bytes.Replace(data, []byte(`"schemaVersion": 1,`), []byte(`"schemaVersion": "one",`), 1)
+	if err := os.WriteFile(ws.AnalysisPath(id), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Generate(Options{Workspace: ws, ID: id})
+	if !errors.Is(err, discover.ErrInvalid) || !strings.Contains(err.Error(), "line 2, column") || !strings.Contains(err.Error(), "schemaVersion") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(DeploymentPath(ws, id)); !os.IsNotExist(err) {
+		t.Error("deployment.json written from a malformed analysis")
+	}
+	if _, err := os.Stat(DeployDir(ws, id)); !os.IsNotExist(err) {
+		t.Error("artifacts written from a malformed analysis")
+	}
+}
