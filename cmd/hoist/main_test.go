@@ -24,7 +24,7 @@ func run(t *testing.T, env map[string]string, args ...string) (string, string, i
 	app := newApp()
 	app.Writer, app.ErrWriter = &stdout, &stderr
 	ctx := context.Background()
-	err := app.RunContext(ctx, append([]string{"hoist"}, args...))
+	err := app.RunContext(ctx, interspersed(app, append([]string{"hoist"}, args...)))
 	code := exitCode(ctx, err, &stderr)
 	return stdout.String(), stderr.String(), code
 }

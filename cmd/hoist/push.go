@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,10 +45,6 @@ and deploy.`,
 		}, pushFlags...),
 		BashComplete: completeAppIDs,
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 1 && strings.HasPrefix(c.Args().Get(1), "-") {
-				// urfave/cli stops parsing flags at the first argument.
-				return usageError{fmt.Sprintf("push: flags go before the app ID: hoist push %s %s", strings.Join(c.Args().Tail(), " "), c.Args().First())}
-			}
 			id, err := oneArg(c, "app ID")
 			if err != nil {
 				return err

@@ -46,7 +46,8 @@ func TestPushAndRegistryUsage(t *testing.T) {
 		msg  string
 	}{
 		{"no app", []string{"push", "--registry", "127.0.0.1:5000"}, exitUsage, "missing app ID"},
-		{"flags after the app", []string{"push", "java-built-0001", "--registry", "127.0.0.1:5000"}, exitUsage, "hoist push --registry 127.0.0.1:5000 java-built-0001"},
+		// Flags after the app are moved before it (TestInterspersedFlags).
+		{"flags after the app, registry missing", []string{"push", "java-built-0001", "--docker-config", "/nonexistent"}, exitUsage, "--registry is required"},
 		{"no registry", []string{"push", "java-built-0001"}, exitUsage, "--registry is required"},
 		{"unknown app", []string{"push", "--registry", "127.0.0.1:5000", "java-nosuch-0001"}, exitNotFound, "hoist inventory"},
 		{"bad reference", []string{"push", "--registry", "127.0.0.1:5000/Upper/Case", "java-built-0001"}, exitUsage, "--registry"},
