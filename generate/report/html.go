@@ -116,7 +116,11 @@ func imageVsBaselines(a *App, b *Bench) template.HTML {
 	for _, l := range a.Layers {
 		segs = append(segs, Segment{Label: l.Name, Value: float64(l.Size)})
 	}
-	bars := []Bar{{Label: a.ID + " (this image)", Segments: segs}}
+	label := a.ID + " (this image)"
+	if !a.LayersComplete {
+		label = a.ID + " (app layers only, no runtime yet)"
+	}
+	bars := []Bar{{Label: label, Segments: segs}}
 	for _, r := range b.Results {
 		if strings.HasPrefix(r.Metric, "image size, unpacked") && r.BaselineValue > 0 {
 			name, _, _ := strings.Cut(r.Baseline, ":")

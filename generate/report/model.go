@@ -87,6 +87,10 @@ type App struct {
 	Image       *containerize.Result `json:"image,omitempty"`
 	Layers      []Layer              `json:"layers,omitempty"`
 	LayerSource string               `json:"layerSource,omitempty"`
+	// LayersComplete is set when Layers were measured in the build
+	// context (the whole image but a FROM image); otherwise they are the
+	// app's own layers from the manifest, without the runtime.
+	LayersComplete bool `json:"layersComplete,omitempty"`
 	// ValidateLog is the end of APP/containerize/validate.log.
 	ValidateLog string `json:"validateLog,omitempty"`
 
@@ -345,6 +349,7 @@ func buildApp(ws discover.Workspace, id string, entry *discover.App, secrets dis
 	if data, err := os.ReadFile(df); err == nil {
 		app.Artifacts = append(app.Artifacts, Artifact{Path: rel(df)[len(id)+1:], Lang: "dockerfile", Text: m.String(string(data))})
 		if layers, err := contextLayers(string(data), filepath.Join(cdir, "context")); err == nil && len(layers) > 0 {
+			app.LayersComplete = true
 			app.Layers, app.LayerSource = layers, "measured in the build context "+rel(filepath.Join(cdir, "context"))+" (unpacked sizes, in the Dockerfile's COPY order)"
 		}
 	}

@@ -413,7 +413,7 @@ func TestReportBench(t *testing.T) {
 		`id="bench"`, "Image sizes against the baselines", "Build and start times",
 		"baseline: full JDK (hoist-bench)", "baseline: process mode (hoist-bench)",
 		"start to first HTTP 200, host process", "333.9 MB", "21.40 s", "0.22x",
-		"Image of " + ids[0] + " against the baselines, unpacked",
+		"Image of " + ids[0] + " against the baselines, unpacked", ids[0] + " (app layers only, no runtime yet)",
 	} {
 		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("the report lacks %q", want)

@@ -33,12 +33,18 @@ var palette = []string{"#2f6fb0", "#3f9b6e", "#d08a2c", "#9a5bb5", "#c4504b", "#
 func BarChart(title string, bars []Bar, format func(float64) string) string {
 	const (
 		width  = 760.0
-		labelW = 250.0
 		valueW = 150.0
 		rowH   = 26.0
 		barH   = 16.0
 		top    = 8.0
 	)
+	// The label column fits the longest label (about 6.6 px a character
+	// at 12 px), within limits that leave the bars room.
+	longest := 0
+	for _, b := range bars {
+		longest = max(longest, len([]rune(b.Label)))
+	}
+	labelW := math.Min(400, math.Max(140, float64(longest)*6.6+12))
 	maxV := 0.0
 	for _, b := range bars {
 		v := b.Value
@@ -68,6 +74,7 @@ func BarChart(title string, bars []Bar, format func(float64) string) string {
 	legendRows := (len(legend) + 2) / 3
 	height := top + float64(len(bars))*rowH + 8 + float64(legendRows)*20
 	var b strings.Builder
+	fmt.Fprintf(&b, `<figure><figcaption>%s</figcaption>`, html.EscapeString(title))
 	fmt.Fprintf(&b, `<svg class="chart" role="img" viewBox="0 0 %.0f %.0f" xmlns="http://www.w3.org/2000/svg" aria-labelledby="%s">`, width, height, "t"+chartID(title))
 	fmt.Fprintf(&b, `<title id="t%s">%s</title>`, chartID(title), html.EscapeString(title))
 	for i, bar := range bars {
@@ -104,7 +111,7 @@ func BarChart(title string, bars []Bar, format func(float64) string) string {
 		y := top + float64(len(bars))*rowH + 8 + float64(row)*20
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"></rect><text class="lbl" x="%.1f" y="%.1f">%s</text>`, x, y, palette[i%len(palette)], x+16, y+10, html.EscapeString(l))
 	}
-	b.WriteString(`</svg>`)
+	b.WriteString(`</svg></figure>`)
 	return b.String()
 }
 
