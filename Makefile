@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.buildVersion=$(VERSION)
 WORKSPACE ?= $(CURDIR)/hoist-workspace
 
-.PHONY: all build deps demo test test-short bench bench-pipeline fuzz vet clean
+.PHONY: all build deps kube-apiserver demo test test-short bench bench-pipeline fuzz vet clean
 
 all: build
 
@@ -30,16 +30,21 @@ deps:
 demo: deps build
 	@HOIST=$(CURDIR)/$(BIN) WORKSPACE=$(WORKSPACE) .ci/demo.sh
 
-test: deps build
+# kube-apiserver (for the tests of the Kubernetes path) is built once from
+# k8s.io/kubernetes through the module proxy and cached in /var/cache/hoist.
+kube-apiserver:
+	$(GO) run ./deploy/kubetest/buildapiserver
+
+test: deps build kube-apiserver
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 25m ./...
 
 # Unit tests only: no Tomcat, no real processes.
 test-short:
 	$(GO) test -short -count=1 ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./discover/...
+	$(GO) test -run '^$$' -bench . -benchmem ./discover/... ./generate
 
 # Whole-pipeline figures side by side with baselines built in the same run
 # (needs root; starts a private engine and the sample app).
@@ -50,7 +55,7 @@ bench-pipeline: deps build
 # Each fuzz target for a short while; FUZZTIME=5m for longer runs.
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./discover ./discover/appconfig; do \
+	@for pkg in ./discover ./discover/appconfig ./generate; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -67,7 +67,9 @@ workspace, so you can stop, review or edit (analysis.json, the Dockerfile) and g
   hoist inventory          list the Java and .NET apps running here   -> inventory.json
   hoist analyze APP        everything the app needs, editable          -> APP/analysis.json
   hoist extract APP        portable archive of the app's files         -> APP/extract/APP.tar.gz
-  hoist containerize APP   Dockerfile + BuildKit image                 -> APP/containerize/, hoist.local/APP
+  hoist containerize APP   Dockerfile + BuildKit image, validated      -> APP/containerize/, hoist.local/APP
+  hoist push APP           the image to a registry (--registry REF)    -> APP/containerize/push.json
+  hoist generate APP       deployment artifacts, validated             -> APP/deployment.json, APP/deploy/
 
 Results go to stdout (--output table|json|yaml), progress and logs to stderr.
 See "hoist help exit-codes" for what the exit status means.`,
