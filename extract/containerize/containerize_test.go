@@ -182,6 +182,20 @@ func TestContainerizeSampleApp(t *testing.T) {
 	v, err := Validate(ctx, mustAnalysis(t, ws, id), r1.Image, r1.Secrets, ValidateOptions{
 		ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(cfg.StateDir, "netns"),
 		Secrets: secrets, LogPath: filepath.Join(Dir(ws, id), "validate.log"), Logf: t.Logf,
+		// Inside the container's network namespace: the app read the
+		// original password, rendered by hoist-entry.
+		Check: func(ctx context.Context, c *http.Client) error {
+			resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/config-digest", port))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if want := fmt.Sprintf("%x", sha256.Sum256([]byte("sample-not-a-real-password"))); !strings.Contains(string(body), want) {
+				return fmt.Errorf("rendered password: %q, want sha256 %s", body, want)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatalf("validation run: %v", err)
