@@ -42,10 +42,13 @@ func TestEngineLifecycle(t *testing.T) {
 	if !st.Healthy() || st.Supervisor == 0 {
 		t.Fatalf("status after Ensure: %+v", st)
 	}
+	if len(st.Components) != 3 || st.Components[2].Name != "control plane" {
+		t.Errorf("components: %+v", st.Components)
+	}
 	if st.Components[0].Version == "" || st.Components[1].Version == "" {
 		t.Errorf("versions missing: %+v", st.Components)
 	}
-	for _, s := range []string{cfg.ContainerdSocket(), strings.TrimPrefix(cfg.BuildkitAddress(), "unix://")} {
+	for _, s := range []string{cfg.ContainerdSocket(), strings.TrimPrefix(cfg.BuildkitAddress(), "unix://"), cfg.ControlSocket()} {
 		fi, err := os.Stat(s)
 		if err != nil {
 			t.Fatal(err)

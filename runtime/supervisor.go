@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,6 +125,13 @@ func Serve(ctx context.Context, cfg Config, logw io.Writer) error {
 // supervise keeps one daemon running until ctx ends, restarting it with
 // back-off when it exits.
 func supervise(ctx context.Context, cfg Config, d daemon, ready chan struct{}, logf func(string, ...any)) {
+	// Pdeathsig is delivered when the thread that started the daemon ends,
+	// not the process; Go ends threads (a goroutine that entered a network
+	// namespace exits locked to its thread, as netns and CNI code does).
+	// Starting each daemon from a thread of its own that lives as long as
+	// this loop keeps the daemons alive until the supervisor really dies.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
 	backoff := time.Second
 	var once sync.Once
 	for ctx.Err() == nil {

@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -60,8 +61,9 @@ type Controller struct {
 	kickc chan struct{}
 	hookc chan struct{}
 	// launching counts task starts in flight (benchmarks and purge wait).
-	launching sync.WaitGroup
-	purging   atomic.Bool
+	launching  sync.WaitGroup
+	startSlots chan struct{}
+	purging    atomic.Bool
 }
 
 // rtask is a task the control plane watches.
@@ -131,6 +133,7 @@ func Run(ctx context.Context, o Options) error {
 		o: o, st: st, ready: make(chan struct{}), ctx: ctx,
 		tasks: map[string]*rtask{}, svcs: map[string]*rsvc{}, subs: map[chan api.Event]struct{}{},
 		kickc: make(chan struct{}, 1), hookc: make(chan struct{}, 1),
+		startSlots: make(chan struct{}, max(2, goruntime.NumCPU()*2)),
 	}
 	srv, err := c.listen()
 	if err != nil {
@@ -793,6 +796,11 @@ func (c *Controller) newTask(td *api.TaskDefinition, service, deployment, starte
 	c.launching.Add(1)
 	go func() {
 		defer c.launching.Done()
+		// A few starts at a time: a hundred at once (a large service, a
+		// deployment) would only make containerd and the CNI plugins time
+		// out.
+		c.startSlots <- struct{}{}
+		defer func() { <-c.startSlots }()
 		c.start(t)
 	}()
 	return t

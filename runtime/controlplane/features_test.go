@@ -384,6 +384,25 @@ func TestRuntimeFeatures(t *testing.T) {
 		}
 	})
 
+	t.Run("scheduled scaling", func(t *testing.T) {
+		if _, err := c.RegisterTaskDefinition(ctx, webTD("sched", "x")); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().UTC().Add(3 * time.Second).Format("2006-01-02T15:04:05")
+		in := webService("sched", "sched", 1)
+		in.AutoScaling = &api.AutoScaling{MinCapacity: 1, MaxCapacity: 3, Scheduled: []api.ScheduledScaling{{Name: "rush", Schedule: "at(" + at + ")", MinCapacity: ptr(2), MaxCapacity: ptr(3)}}}
+		if _, err := c.ApplyService(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		s := waitService(t, c, "sched", "sched:1", 2, 60*time.Second)
+		if s.AutoScaling.MinCapacity != 2 {
+			t.Errorf("capacity after the scheduled action: %+v", s.AutoScaling)
+		}
+		if err := c.DeleteService(ctx, "sched"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("events", func(t *testing.T) {
 		var stored []api.Event
 		if err := c.Events(ctx, 0, "", false, func(e api.Event) error { stored = append(stored, e); return nil }); err != nil {

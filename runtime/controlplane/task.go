@@ -42,7 +42,10 @@ func (c *Controller) start(t *rtask) {
 		if !errors.Is(err, errPurged) {
 			c.o.Logf("control plane: task %s of %s failed to start: %v", t.TaskID, t.Group, err)
 		}
-		t.failed = true
+		// A task the engine could not start for want of containerd did not
+		// fail by itself: it is not held against the service (back-off,
+		// circuit breaker).
+		t.failed = !engineUnavailable(err)
 		t.StopCode = api.StopTaskFailedToStart
 		if t.StoppedReason == "" {
 			t.StoppedReason = err.Error()
@@ -57,8 +60,11 @@ func (c *Controller) start(t *rtask) {
 func (c *Controller) create(ctx context.Context, t *rtask) error {
 	cd := t.td.ContainerDefinitions[0]
 	img, err := c.cc.GetImage(ctx, normalizeImage(cd.Image))
-	if err != nil {
+	if errdefs.IsNotFound(err) {
 		return fmt.Errorf("CannotPullContainerError: image %q is not in the engine's image store; build it with `hoist containerize APP`", cd.Image)
+	}
+	if err != nil {
+		return fmt.Errorf("CannotPullContainerError: reading image %q from the engine: %w", cd.Image, err)
 	}
 	if ok, _ := img.IsUnpacked(ctx, ""); !ok {
 		if err := img.Unpack(ctx, ""); err != nil {
@@ -480,10 +486,38 @@ func (c *Controller) kill(t *rtask, timeout time.Duration) {
 	_ = ctask.Kill(ctx, syscall.SIGTERM)
 	select {
 	case <-t.done:
+		return
 	case <-time.After(timeout):
-		_ = ctask.Kill(ctx, syscall.SIGKILL)
 	case <-ctx.Done():
+		return
 	}
+	// SIGKILL until it is gone: a kill sent while containerd restarts is
+	// lost.
+	for {
+		c.mu.Lock()
+		if t.ctask != nil {
+			ctask = t.ctask
+		}
+		c.mu.Unlock()
+		_ = ctask.Kill(ctx, syscall.SIGKILL)
+		select {
+		case <-t.done:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// engineUnavailable says an error came from containerd not answering
+// rather than from the task.
+func engineUnavailable(err error) bool {
+	if errdefs.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection error") || strings.Contains(msg, "error reading from server") || strings.Contains(msg, "transport is closing")
 }
 
 // finalize removes what a stopped task held (container, snapshot, netns,
@@ -544,6 +578,9 @@ func (c *Controller) finalize(t *rtask, _ error) {
 	close(t.done)
 	if wasFailed {
 		c.taskFailed(t)
+	} else if s := c.svcs[t.ServiceName]; s != nil && t.StopCode == api.StopTaskFailedToStart {
+		// The engine was not there: try again shortly, not at once.
+		s.nextLaunch = time.Now().Add(time.Second)
 	}
 	c.kick()
 }
