@@ -2,7 +2,7 @@
 # Installs the Debian packages hoist's demo and tests use, skipping what is
 # already installed. Needs root (or sudo) on a Debian machine.
 set -eu
-PACKAGES="default-jdk-headless tomcat10 iproute2 procps curl runc containernetworking-plugins iptables etcd-server wrk"
+PACKAGES="default-jdk-headless tomcat10 iproute2 procps curl runc containernetworking-plugins iptables etcd-server wrk chromium fonts-dejavu-core"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -50,7 +50,10 @@ func (w Workspace) AnalysisPath(id string) string {
 func (w Workspace) SecretsPath() string { return filepath.Join(w.Dir, SecretsFile) }
 
 // gitignored are the workspace's files that must never be committed.
-var gitignored = []string{SecretsFile, "*/extract/*.tar.gz"}
+// The build context (the runtime copied from the host, the unpacked files)
+// and the records of a validation run, which differ from run to run, stay
+// out too.
+var gitignored = []string{SecretsFile, "*/extract/*.tar.gz", "*/containerize/context/", "*/containerize/context.unpack/", "*/containerize/validate.log", "*/containerize/validation.json"}
 
 // init creates the workspace and its .gitignore.
 func (w Workspace) init() error {

@@ -70,6 +70,9 @@ workspace, so you can stop, review or edit (analysis.json, the Dockerfile) and g
   hoist containerize APP   Dockerfile + BuildKit image, validated      -> APP/containerize/, hoist.local/APP
   hoist push APP           the image to a registry (--registry REF)    -> APP/containerize/push.json
   hoist generate APP       deployment artifacts, validated             -> APP/deployment.json, APP/deploy/
+  hoist deploy APP         to the local runtime (default)
+  hoist report [APP]       HTML migration report                       -> report.html
+  hoist migrate APP|--all  all of the above, for CI
 
 Results go to stdout (--output table|json|yaml), progress and logs to stderr.
 See "hoist help exit-codes" for what the exit status means.`,

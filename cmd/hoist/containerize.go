@@ -150,6 +150,9 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 					LogPath:        filepath.Join(containerize.Dir(g.workspace, id), "validate.log"),
 					Logf:           g.logf,
 				})
+				if werr := containerize.WriteValidation(g.workspace, id, out.Validation); werr != nil && err == nil {
+					err = werr
+				}
 				if err != nil {
 					return err
 				}

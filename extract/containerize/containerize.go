@@ -152,7 +152,8 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Logf("built %s in %s", image, time.Since(t1).Round(time.Millisecond))
+	took := time.Since(t1)
+	o.Logf("built %s in %s", image, took.Round(time.Millisecond))
 	uses, err := SecretUses(a, m)
 	if err != nil {
 		return nil, err

@@ -363,3 +363,23 @@ func drain(task containerd.Task) {
 	case <-time.After(5 * time.Second):
 	}
 }
+
+// ValidationPath is APP/containerize/validation.json, the outcome of the
+// last validation run (without the log, which is validate.log).
+func ValidationPath(ws discover.Workspace, id string) string {
+	return filepath.Join(Dir(ws, id), "validation.json")
+}
+
+// WriteValidation records a validation run's outcome for the report.
+func WriteValidation(ws discover.Workspace, id string, v *Validation) error {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	c.Log = ""
+	data, err := discover.MarshalJSON(&c)
+	if err != nil {
+		return err
+	}
+	return discover.WriteFileAtomic(ValidationPath(ws, id), data, 0o644)
+}
