@@ -132,6 +132,9 @@ func TestJavaSampleApp(t *testing.T) {
 
 	d := generate.DefaultDeployment(a, r.Image)
 	d.DesiredCount = 3
+	// Start-up CPU would make target tracking scale out; the counts here
+	// are the test's.
+	d.AutoScaling.Enabled = false
 	listener := freePort(t)
 	d.Local.ListenerPort = listener
 	if err := d.Validate(); err != nil {

@@ -169,6 +169,9 @@ func TestTomcat(t *testing.T) {
 
 	d := generate.DefaultDeployment(a, r.Image)
 	d.DesiredCount = 3
+	// Start-up CPU would make target tracking scale out; the counts here
+	// are the test's.
+	d.AutoScaling.Enabled = false
 	d.Memory = 1024
 	d.Cpu = 512
 	listener := freePort(t)
@@ -202,7 +205,7 @@ func TestTomcat(t *testing.T) {
 	c := cfg.Client()
 	tasks, _ := c.ListTasks(ctx, d.Family, false)
 	if len(tasks) != 3 {
-		t.Fatalf("%d tasks", len(tasks))
+		t.Fatalf("%d tasks: %+v", len(tasks), tasks)
 	}
 	if err := syscall.Kill(tasks[1].PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
