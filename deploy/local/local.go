@@ -482,5 +482,17 @@ func Delete(ctx context.Context, o Options) error {
 	if d.Schedule != nil {
 		return c.DeleteSchedule(ctx, d.Family)
 	}
-	return c.DeleteService(ctx, d.Family)
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.DeleteService(dctx, d.Family); err != nil {
+		if dctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("service %s was not drained within %s; it goes on draining (see `hoist runtime ps --service %s`)", d.Family, timeout, d.Family)
+		}
+		return err
+	}
+	return nil
 }

@@ -64,6 +64,8 @@ type Controller struct {
 	launching  sync.WaitGroup
 	startSlots chan struct{}
 	purging    atomic.Bool
+	// startErr is why the control plane cannot run tasks (no CNI plugins).
+	startErr atomic.Value
 }
 
 // rtask is a task the control plane watches.
@@ -180,9 +182,7 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-var errStartFailed atomic.Value
-
-func (c *Controller) failStart(err error) { errStartFailed.Store(err) }
+func (c *Controller) failStart(err error) { c.startErr.Store(err) }
 
 // connect waits for containerd.
 func (c *Controller) connect(ctx context.Context) error {
@@ -209,7 +209,7 @@ func (c *Controller) connect(ctx context.Context) error {
 // waitReady blocks a request until the control plane has adopted its
 // tasks.
 func (c *Controller) waitReady(ctx context.Context) error {
-	if v := errStartFailed.Load(); v != nil {
+	if v := c.startErr.Load(); v != nil {
 		return fmt.Errorf("%w: %v", api.ErrUnavailable, v)
 	}
 	select {
