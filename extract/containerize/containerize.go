@@ -46,6 +46,9 @@ type Options struct {
 	BuildkitAddr string
 	// OCIArchive also writes the image as an OCI archive.
 	OCIArchive string
+	// BaseImage, when set, overrides containerParameters.baseImage for
+	// this build: "host" or an image reference (--base-image).
+	BaseImage string
 	// BaseKey says how Base assembles (e.g. "jlink=true"): part of the key
 	// under which an assembled base is reused.
 	BaseKey string
@@ -220,6 +223,9 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 		case !errors.Is(err, discover.ErrNotFound):
 			return nil, nil, err
 		}
+	}
+	if o.BaseImage != "" {
+		a.ContainerParameters.BaseImage = o.BaseImage
 	}
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return nil, nil, err

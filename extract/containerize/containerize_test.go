@@ -322,6 +322,17 @@ func TestContainerizeSampleApp(t *testing.T) {
 	}
 }
 
+// containerdClient connects to the test engine's containerd.
+func containerdClient(t *testing.T, addr, ns string) *containerd.Client {
+	t.Helper()
+	cc, err := containerd.New(addr, containerd.WithDefaultNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
 // pruneBuildCache empties BuildKit's cache.
 func pruneBuildCache(t *testing.T, ctx context.Context, addr string) {
 	t.Helper()
