@@ -15,7 +15,9 @@ javac -d "$app" "$app/HelloServer.java"
 cd "$app"
 DB_PASSWORD=demo-secret-value java -Xmx64m -Dfile.encoding=UTF-8 -cp "$app" HelloServer "$PORT" >"$app/app.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$app"' EXIT INT TERM
+cleanup() { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$app"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for i in $(seq 1 50); do
   if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
   sleep 0.2
@@ -39,5 +41,11 @@ echo "== hoist containerize $id (starts hoist's engine on first use; the image i
 echo
 echo "== the Dockerfile hoist wrote"
 cat "$WORKSPACE/$id/containerize/Dockerfile"
+echo
+echo "== hoist generate $id (deployment.json, then ECS, CloudFormation, Kubernetes, App Runner, pipelines, compose; all validated)"
+"$HOIST" --workspace "$WORKSPACE" generate "$id"
+echo
+echo "== hoist report $id"
+"$HOIST" --workspace "$WORKSPACE" report "$id"
 echo
 echo "Workspace: $WORKSPACE (analysis: $WORKSPACE/$id/analysis.json; secret values only in $WORKSPACE/secrets.json, mode 0600)"
