@@ -13,7 +13,7 @@ rm -rf "$app" && mkdir -p "$app"
 cp "$top/testdata/sampleapp/HelloServer.java" "$top/testdata/sampleapp/application.properties" "$app/"
 javac -d "$app" "$app/HelloServer.java"
 cd "$app"
-DB_PASSWORD=demo-secret-value java -Xmx64m -Dfile.encoding=UTF-8 -cp "$app" HelloServer "$PORT" >"$app/app.log" 2>&1 &
+env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 DB_PASSWORD=demo-secret-value java -Xmx64m -Dfile.encoding=UTF-8 -cp "$app" HelloServer "$PORT" >"$app/app.log" 2>&1 &
 pid=$!
 cleanup() { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$app"; }
 trap cleanup EXIT
