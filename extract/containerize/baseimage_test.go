@@ -14,7 +14,6 @@ import (
 	"github.com/hoistctl/hoist/deploy/push"
 	"github.com/hoistctl/hoist/deploy/registry"
 	"github.com/hoistctl/hoist/discover"
-	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/buildkit"
 	. "github.com/hoistctl/hoist/extract/containerize"
 	"github.com/hoistctl/hoist/extract/hostbase"
@@ -69,36 +68,9 @@ func TestContainerizeBaseImage(t *testing.T) {
 	}
 
 	// The app, analysed and extracted on the "source host".
-	appDir, err := os.MkdirTemp("", "hoist-ctz-base-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(appDir) })
-	_ = os.Chmod(appDir, 0o755)
-	port := FreePort(t)
-	StartSample(t, appDir, port)
+	appDir, port, _ := RunSample(t)
 	src := discover.Workspace{Dir: t.TempDir()}
-	host := discover.LiveHost()
-	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for _, a := range inv.Apps {
-		if a.Path == appDir {
-			id = a.ID
-		}
-	}
-	if id == "" {
-		t.Fatal("sample app not in the inventory")
-	}
-	if _, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: src, ID: id}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: src, ID: id})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, res := AnalyzeAndExtract(t, src, func(a discover.App) bool { return a.Path == appDir })
 
 	// The "worker machine": an empty workspace and the archive.
 	ws := discover.Workspace{Dir: t.TempDir()}

@@ -104,21 +104,24 @@ func startSample(t *testing.T, dir string, port int) func() {
 	return stop
 }
 
-// TestContainerizeSampleApp takes the sample app from a running process to
-// an image that answers like the original, with no secret in any layer.
-func TestContainerizeSampleApp(t *testing.T) {
-	cfg := enginetest.Start(t)
-	ctx := context.Background()
-	appDir, err := os.MkdirTemp("", "hoist-ctz-app-")
+// runSample starts the sample app in a fresh directory on a free port.
+func runSample(t *testing.T) (dir string, port int, stop func()) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hoist-ctz-app-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(appDir) })
-	_ = os.Chmod(appDir, 0o755)
-	port := freePort(t)
-	stop := startSample(t, appDir, port)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	_ = os.Chmod(dir, 0o755)
+	port = freePort(t)
+	return dir, port, startSample(t, dir, port)
+}
 
-	ws := discover.Workspace{Dir: t.TempDir()}
+// analyzeAndExtract takes the inventory, finds the app, analyzes and
+// extracts it into ws, and returns its ID and the archive.
+func analyzeAndExtract(t *testing.T, ws discover.Workspace, match func(discover.App) bool) (string, *extract.Result) {
+	t.Helper()
+	ctx := context.Background()
 	host := discover.LiveHost()
 	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
 	if err != nil {
@@ -126,19 +129,32 @@ func TestContainerizeSampleApp(t *testing.T) {
 	}
 	var id string
 	for _, a := range inv.Apps {
-		if a.Path == appDir {
+		if match(a) {
 			id = a.ID
 		}
 	}
 	if id == "" {
-		t.Fatalf("sample app not found in %+v", inv.Apps)
+		t.Fatalf("the app is not in the inventory: %+v", inv.Apps)
 	}
 	if _, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
+	res, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return id, res
+}
+
+// TestContainerizeSampleApp takes the sample app from a running process to
+// an image that answers like the original, with no secret in any layer.
+func TestContainerizeSampleApp(t *testing.T) {
+	cfg := enginetest.Start(t)
+	ctx := context.Background()
+	appDir, port, stop := runSample(t)
+	ws := discover.Workspace{Dir: t.TempDir()}
+	host := discover.LiveHost()
+	id, _ := analyzeAndExtract(t, ws, func(a discover.App) bool { return a.Path == appDir })
 	var progress bytes.Buffer
 	opts := Options{
 		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: &progress, Mode: "plain", Logf: t.Logf,

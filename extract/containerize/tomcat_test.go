@@ -143,28 +143,13 @@ func TestContainerizeTomcat(t *testing.T) {
 
 	ws := discover.Workspace{Dir: t.TempDir()}
 	host := discover.LiveHost()
-	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for _, a := range inv.Apps {
-		if int(a.PID) == cmd.Process.Pid {
-			id = a.ID
-		}
-	}
-	if id == "" {
-		t.Fatalf("Tomcat (pid %d) not in the inventory", cmd.Process.Pid)
-	}
-	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
+	id, _ := analyzeAndExtract(t, ws, func(a discover.App) bool { return int(a.PID) == cmd.Process.Pid })
+	a, err := ws.ReadAnalysis(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Type != discover.TypeTomcat {
 		t.Fatalf("type %s", a.Type)
-	}
-	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
-		t.Fatal(err)
 	}
 	var progress bytes.Buffer
 	r, err := Containerize(ctx, Options{
