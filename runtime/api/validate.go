@@ -105,8 +105,14 @@ func (td *TaskDefinition) Validate() error {
 			add("volumes[%d].name %q: defined twice", i, v.Name)
 		}
 		vols[v.Name] = true
-		if v.Host != nil && v.Host.SourcePath != "" && !path.IsAbs(v.Host.SourcePath) {
-			add("volumes[%d].host.sourcePath %q: must be absolute", i, v.Host.SourcePath)
+		if v.Host != nil && v.Host.SourcePath != "" {
+			sp := v.Host.SourcePath
+			switch {
+			case !path.IsAbs(sp) || path.Clean(sp) != sp:
+				add("volumes[%d].host.sourcePath %q: must be an absolute, clean path", i, sp)
+			case sp == "/" || underAny(sp, "/proc", "/sys", "/dev", "/boot", "/etc", "/run", "/var/lib/hoist"):
+				add("volumes[%d].host.sourcePath %q: the host's system directories are not shared with tasks; use a directory of the app's own", i, sp)
+			}
 		}
 	}
 	switch len(td.ContainerDefinitions) {
@@ -177,8 +183,8 @@ func (td *TaskDefinition) Validate() error {
 			if !vols[m.SourceVolume] {
 				add("%s.mountPoints[%d].sourceVolume %q: no volume of that name in volumes", p, j, m.SourceVolume)
 			}
-			if !path.IsAbs(m.ContainerPath) || path.Clean(m.ContainerPath) == "/" {
-				add("%s.mountPoints[%d].containerPath %q: an absolute path other than /", p, j, m.ContainerPath)
+			if !path.IsAbs(m.ContainerPath) || path.Clean(m.ContainerPath) == "/" || underAny(path.Clean(m.ContainerPath), "/proc", "/sys", "/dev") {
+				add("%s.mountPoints[%d].containerPath %q: an absolute path other than /, /proc, /sys and /dev", p, j, m.ContainerPath)
 			}
 		}
 		if lp := c.LinuxParameters; lp != nil && lp.Capabilities != nil {
@@ -364,4 +370,14 @@ func ParseMatcher(m string) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("%q: a status code or a range such as 200-299", m)
 	}
 	return lo, hi, nil
+}
+
+// underAny says whether p is one of dirs or inside one.
+func underAny(p string, dirs ...string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -41,14 +41,24 @@ func TestValidateTaskDefinition(t *testing.T) {
 		}, "no volume of that name"},
 		{func(td *TaskDefinition) {
 			td.Volumes = []Volume{{Name: "v", Host: &HostVolume{SourcePath: "rel"}}}
-		}, "must be absolute"},
+		}, "absolute, clean path"},
 		{func(td *TaskDefinition) {
 			td.ContainerDefinitions[0].LinuxParameters = &LinuxParameters{Capabilities: &KernelCapabilities{Add: []string{"rm -rf"}}}
 		}, "not a capability"},
 		{func(td *TaskDefinition) { td.ContainerDefinitions[0].Privileged = true }, "privileged"},
+		{func(td *TaskDefinition) {
+			td.Volumes = []Volume{{Name: "v", Host: &HostVolume{SourcePath: "/etc"}}}
+		}, "system directories"},
+		{func(td *TaskDefinition) {
+			td.Volumes = []Volume{{Name: "v", Host: &HostVolume{SourcePath: "/srv/../etc"}}}
+		}, "clean path"},
+		{func(td *TaskDefinition) {
+			td.Volumes = []Volume{{Name: "v"}}
+			td.ContainerDefinitions[0].MountPoints = []MountPoint{{SourceVolume: "v", ContainerPath: "/proc/sys"}}
+		}, "containerPath"},
 		{func(td *TaskDefinition) { td.ContainerDefinitions[0].Secrets[0].ValueFrom = "" }, "secret name"},
 	} {
-		td := ok
+		var td TaskDefinition // a deep copy: cases must not share slices
 		raw, _ := json.Marshal(ok)
 		_ = json.Unmarshal(raw, &td)
 		tc.mutate(&td)
