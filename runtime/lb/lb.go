@@ -137,6 +137,7 @@ func New(cfg Config) (*LB, error) {
 			},
 			Transport:     roundTripper{l},
 			FlushInterval: 0,
+			BufferPool:    bufPool{},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				if errors.Is(err, ErrNoTarget) {
 					http.Error(w, "503 Service Unavailable: no healthy target in "+cfg.Name, http.StatusServiceUnavailable)
@@ -500,3 +501,11 @@ func (l *LB) proxyTCP(c net.Conn) {
 	c.Close()
 	up.Close()
 }
+
+// bufPool keeps ReverseProxy from allocating 32 KiB per request.
+type bufPool struct{}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufPool) Get() []byte  { return *(copyBufs.Get().(*[]byte)) }
+func (bufPool) Put(b []byte) { copyBufs.Put(&b) }
