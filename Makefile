@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.buildVersion=$(VERSION)
 WORKSPACE ?= $(CURDIR)/hoist-workspace
 
-.PHONY: all build deps kube-apiserver demo test test-short bench bench-pipeline fuzz vet clean
+.PHONY: all build deps kube-apiserver demo test test-short bench bench-pipeline bench-runtime fuzz vet clean
 
 all: build
 
@@ -44,7 +44,12 @@ test-short:
 	$(GO) test -short -count=1 ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./discover/... ./generate
+	$(GO) test -run '^$$' -bench . -benchmem ./discover/... ./generate ./runtime/lb/
+
+# The local runtime's figures (root, the built binaries): deploy to first
+# healthy response, load balancer against a task with wrk, 100 tasks.
+bench-runtime: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./runtime/controlplane/
 
 # Whole-pipeline figures side by side with baselines built in the same run
 # (needs root; starts a private engine and the sample app).
@@ -55,7 +60,7 @@ bench-pipeline: deps build
 # Each fuzz target for a short while; FUZZTIME=5m for longer runs.
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./discover ./discover/appconfig ./generate; do \
+	@for pkg in ./discover ./discover/appconfig ./generate ./runtime/api ./runtime/schedule; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -45,7 +45,19 @@ echo
 echo "== hoist generate $id (deployment.json, then ECS, CloudFormation, Kubernetes, App Runner, pipelines, compose; all validated)"
 "$HOIST" --workspace "$WORKSPACE" generate "$id"
 echo
+echo "== hoist deploy $id (the generated ECS service on hoist's local runtime, behind its load balancer)"
+out=$("$HOIST" --workspace "$WORKSPACE" -o json deploy "$id")
+echo "$out"
+endpoint=$(echo "$out" | sed -n 's/.*"endpoint": *"\([^"]*\)".*/\1/p' | head -1)
+echo
+echo "== through the load balancer: $endpoint"
+curl -fsS "$endpoint/"
+"$HOIST" --workspace "$WORKSPACE" runtime ps
+echo
 echo "== hoist report $id"
 "$HOIST" --workspace "$WORKSPACE" report "$id"
+echo
+echo "== hoist deploy $id --delete"
+"$HOIST" --workspace "$WORKSPACE" deploy "$id" --delete
 echo
 echo "Workspace: $WORKSPACE (analysis: $WORKSPACE/$id/analysis.json; secret values only in $WORKSPACE/secrets.json, mode 0600)"
