@@ -15,7 +15,12 @@ javac -d "$app" "$app/HelloServer.java"
 cd "$app"
 env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 DB_PASSWORD=demo-secret-value java -Xmx64m -Dfile.encoding=UTF-8 -cp "$app" HelloServer "$PORT" >"$app/app.log" 2>&1 &
 pid=$!
-cleanup() { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$app"; }
+deployed=""
+cleanup() {
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$app"
+  # A demo that failed after deploying leaves no service behind.
+  if [ -n "$deployed" ]; then "$HOIST" --workspace "$WORKSPACE" deploy "$deployed" --delete >/dev/null 2>&1 || true; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 for i in $(seq 1 50); do
@@ -46,12 +51,15 @@ echo "== hoist generate $id (deployment.json, then ECS, CloudFormation, Kubernet
 "$HOIST" --workspace "$WORKSPACE" generate "$id"
 echo
 echo "== hoist deploy $id (the generated ECS service on hoist's local runtime, behind its load balancer)"
+deployed=$id
 out=$("$HOIST" --workspace "$WORKSPACE" -o json deploy "$id")
 echo "$out"
 endpoint=$(echo "$out" | sed -n 's/.*"endpoint": *"\([^"]*\)".*/\1/p' | head -1)
+# A TCP listener (nothing told hoist the port speaks HTTP) passes HTTP too.
+url=$(echo "$endpoint" | sed 's|^tcp://|http://|')
 echo
-echo "== through the load balancer: $endpoint"
-curl -fsS "$endpoint/"
+echo "== through the load balancer: $url"
+curl -fsS "$url/"
 "$HOIST" --workspace "$WORKSPACE" runtime ps
 echo
 echo "== hoist report $id"
@@ -59,5 +67,6 @@ echo "== hoist report $id"
 echo
 echo "== hoist deploy $id --delete"
 "$HOIST" --workspace "$WORKSPACE" deploy "$id" --delete
+deployed=""
 echo
 echo "Workspace: $WORKSPACE (analysis: $WORKSPACE/$id/analysis.json; secret values only in $WORKSPACE/secrets.json, mode 0600)"
