@@ -92,6 +92,9 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 					return usageError{err.Error()}
 				}
 			}
+			if err := containerize.CheckInputs(containerize.Options{Workspace: g.workspace, ID: id, InputArchive: c.String("input-archive"), BuildOnly: c.Bool("build-only")}); err != nil {
+				return err
+			}
 			st, err := runtime.Ensure(c.Context, engineConfig(c), func(f string, a ...any) { fmt.Fprintf(g.stderr, f+"\n", a...) })
 			if err != nil {
 				return err

@@ -172,6 +172,34 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 	return r, nil
 }
 
+// CheckInputs says, before any engine is started, whether the files a run
+// needs are there: the archive (or, for BuildOnly, the Dockerfile and
+// context from an earlier run).
+func CheckInputs(o Options) error {
+	dir := Dir(o.Workspace, o.ID)
+	var need []string
+	switch {
+	case o.BuildOnly:
+		need = []string{filepath.Join(dir, "Dockerfile"), filepath.Join(dir, "context")}
+	case o.InputArchive != "":
+		need = []string{o.InputArchive}
+	default:
+		need = []string{extract.ArchivePath(o.Workspace, o.ID)}
+	}
+	for _, p := range need {
+		if _, err := os.Stat(p); err != nil {
+			if o.BuildOnly {
+				return fmt.Errorf("rebuilding %s: %w: no %s; run `hoist containerize %s` first", o.ID, discover.ErrNotFound, p, o.ID)
+			}
+			if o.InputArchive != "" {
+				return fmt.Errorf("containerizing %s: %w: no archive at %s", o.ID, discover.ErrNotFound, p)
+			}
+			return fmt.Errorf("containerizing %s: %w: no archive at %s; run `hoist extract %s` first", o.ID, discover.ErrNotFound, p, o.ID)
+		}
+	}
+	return nil
+}
+
 // ImageRef is the image's name in the engine's store.
 func ImageRef(a *discover.Analysis) string {
 	name, tag := a.ContainerParameters.ImageName, a.ContainerParameters.ImageTag
