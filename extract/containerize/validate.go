@@ -150,6 +150,7 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 		defer cancel()
 		_, _ = task.Delete(cctx, containerd.WithProcessKill)
 	}()
+	created := time.Since(start)
 	exited, err := task.Wait(ctx)
 	if err != nil {
 		return nil, err
@@ -157,7 +158,8 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 	if err := task.Start(ctx); err != nil {
 		return nil, fmt.Errorf("validation run: starting the app: %w", err)
 	}
-	o.Logf("validation run: started %s in its own network namespace; waiting for its ports", image)
+	o.Logf("validation run: started %s in its own network namespace (task created in %s, started %s later); waiting for its ports",
+		image, created.Round(time.Millisecond), (time.Since(start) - created).Round(time.Millisecond))
 
 	v := &Validation{}
 	ports := append([]discover.ExposedPort(nil), a.ContainerParameters.Ports...)
