@@ -333,9 +333,14 @@ func (l *LB) check(t *target) {
 	hc := &http.Client{Timeout: l.cfg.Timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	var ok, fail int
 	// The first check runs at once: a target that is up takes traffic
-	// without waiting a whole interval.
+	// without waiting a whole interval. While a target is still initial
+	// (starting), it is checked every initialInterval so that it takes
+	// traffic as soon as it answers; its failures still count only once
+	// per Interval, so it turns unhealthy no sooner than it would with
+	// checks at the configured interval.
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastCounted time.Time
 	for {
 		select {
 		case <-t.stop:
@@ -352,7 +357,8 @@ func (l *LB) check(t *target) {
 			if state == StateInitial || (state == StateUnhealthy && ok >= l.cfg.HealthyThreshold) {
 				next = StateHealthy
 			}
-		} else {
+		} else if state != StateInitial || lastCounted.IsZero() || time.Since(lastCounted) >= l.cfg.Interval {
+			lastCounted = time.Now()
 			ok, fail = 0, fail+1
 			if (state == StateHealthy || state == StateInitial) && fail >= l.cfg.UnhealthyThreshold {
 				next = StateUnhealthy
@@ -364,9 +370,16 @@ func (l *LB) check(t *target) {
 			l.cfg.Logf("lb %s: target %s (%s) is %s", l.cfg.Name, t.id, t.addr, next)
 			l.cfg.OnChange(t.id, next)
 		}
-		timer.Reset(l.cfg.Interval)
+		if t.State() == StateInitial && l.cfg.Interval > initialInterval {
+			timer.Reset(initialInterval)
+		} else {
+			timer.Reset(l.cfg.Interval)
+		}
 	}
 }
+
+// initialInterval is how often a starting (initial) target is checked.
+const initialInterval = 250 * time.Millisecond
 
 func (l *LB) probe(hc *http.Client, addr string) bool {
 	if l.cfg.Protocol == "TCP" {
