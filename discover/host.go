@@ -226,44 +226,44 @@ func (h Host) loadUserDB() *userDB {
 		homes:  map[uint32]string{},
 		shells: map[uint32]string{},
 	}
-	if data, err := h.ReadFile("/etc/passwd", 16<<20); err == nil {
-		scanColonFile(data, func(f []string) {
-			if len(f) < 7 {
-				return
-			}
-			if id, err := strconv.ParseUint(f[2], 10, 32); err == nil {
-				if _, dup := db.users[uint32(id)]; !dup {
-					db.users[uint32(id)] = f[0]
-					db.homes[uint32(id)] = f[5]
-					db.shells[uint32(id)] = f[6]
-				}
-			}
-		})
+	for id, f := range h.ColonEntries("/etc/passwd", 7) {
+		db.users[id], db.homes[id], db.shells[id] = f[0], f[5], f[6]
 	}
-	if data, err := h.ReadFile("/etc/group", 16<<20); err == nil {
-		scanColonFile(data, func(f []string) {
-			if len(f) < 3 {
-				return
-			}
-			if id, err := strconv.ParseUint(f[2], 10, 32); err == nil {
-				if _, dup := db.groups[uint32(id)]; !dup {
-					db.groups[uint32(id)] = f[0]
-				}
-			}
-		})
+	for id, f := range h.ColonEntries("/etc/group", 3) {
+		db.groups[id] = f[0]
 	}
 	return db
 }
 
-func scanColonFile(data []byte, fn func([]string)) {
+// ColonEntries reads a file laid out like /etc/passwd or /etc/group: the
+// lines with at least fields fields, split at ':', by their numeric ID
+// (the third field); the first line of an ID wins, as for getpwuid. A file
+// that cannot be read has no entries.
+func (h Host) ColonEntries(p string, fields int) map[uint32][]string {
+	out := map[uint32][]string{}
+	data, err := h.ReadFile(p, 16<<20)
+	if err != nil {
+		return out
+	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		fn(strings.Split(line, ":"))
+		f := strings.Split(line, ":")
+		if len(f) < fields {
+			continue
+		}
+		id, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, dup := out[uint32(id)]; !dup {
+			out[uint32(id)] = f
+		}
 	}
+	return out
 }
 
 func (db *userDB) user(uid uint32) string {

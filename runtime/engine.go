@@ -97,8 +97,9 @@ func (c Config) ownsBuildkit() bool   { return c.BuildkitAddr == "" }
 // ErrPrerequisite is returned when the engine cannot start on this machine.
 var ErrPrerequisite = errors.New("engine prerequisite missing")
 
-// findBinary looks for an engine binary beside hoist, in BinDir, then $PATH.
-func (c Config) findBinary(name string) (string, error) {
+// FindBinary looks for one of hoist's binaries (the engine's daemons,
+// hoist-entry) in BinDir, beside hoist, then on $PATH.
+func (c Config) FindBinary(name string) (string, error) {
 	var tried []string
 	dirs := []string{}
 	if c.BinDir != "" {
@@ -132,13 +133,13 @@ func (c Config) checkPrerequisites() error {
 			errs = append(errs, fmt.Errorf("%w: runc not found on $PATH; install it: apt-get install runc", ErrPrerequisite))
 		}
 		for _, b := range []string{"containerd", "containerd-shim-runc-v2"} {
-			if _, err := c.findBinary(b); err != nil {
+			if _, err := c.FindBinary(b); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	if c.ownsBuildkit() {
-		if _, err := c.findBinary("buildkitd"); err != nil {
+		if _, err := c.FindBinary("buildkitd"); err != nil {
 			errs = append(errs, err)
 		}
 	}

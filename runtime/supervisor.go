@@ -271,11 +271,11 @@ func containerdConfig(cfg Config) string {
 }
 
 func containerdDaemon(cfg Config) (daemon, error) {
-	bin, err := cfg.findBinary("containerd")
+	bin, err := cfg.FindBinary("containerd")
 	if err != nil {
 		return daemon{}, err
 	}
-	shim, err := cfg.findBinary("containerd-shim-runc-v2")
+	shim, err := cfg.FindBinary("containerd-shim-runc-v2")
 	if err != nil {
 		return daemon{}, err
 	}
@@ -297,7 +297,7 @@ func containerdDaemon(cfg Config) (daemon, error) {
 }
 
 func buildkitDaemon(cfg Config) (daemon, error) {
-	bin, err := cfg.findBinary("buildkitd")
+	bin, err := cfg.FindBinary("buildkitd")
 	if err != nil {
 		return daemon{}, err
 	}

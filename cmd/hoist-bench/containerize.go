@@ -239,7 +239,7 @@ func benchContainerize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	changed, total, err := changedLayers(ctx, cc, rHoist.Image, rWarm.Image, rHoist.Digest)
+	changed, total, err := changedLayers(ctx, cc, rWarm.Image, rHoist.Digest)
 	if err != nil {
 		return err
 	}
@@ -468,7 +468,7 @@ func layersAt(ctx context.Context, cc *containerd.Client, d ocispec.Descriptor) 
 
 // changedLayers compares the layers of the image before (by its digest:
 // the tag now names the rebuilt one) and after a rebuild.
-func changedLayers(ctx context.Context, cc *containerd.Client, _ string, after string, beforeDigest string) (int, int, error) {
+func changedLayers(ctx context.Context, cc *containerd.Client, after string, beforeDigest string) (int, int, error) {
 	img, err := cc.GetImage(ctx, after)
 	if err != nil {
 		return 0, 0, err

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -104,7 +102,7 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 			if l := c.String("locales"); l != "" {
 				locales = strings.Split(l, ",")
 			}
-			entry, err := findEntry(engineConfig(c).BinDir)
+			entry, err := findEntry(engineConfig(c))
 			if err != nil {
 				g.logf("%v", err)
 			}
@@ -193,27 +191,15 @@ type containerizeOutput struct {
 	Push       *push.Result             `json:"push,omitempty"`
 }
 
-// findEntry finds hoist-entry: $HOIST_ENTRY, beside hoist, in the engine's
-// bin dir, then on $PATH.
-func findEntry(binDir string) (string, error) {
+// findEntry finds hoist-entry: $HOIST_ENTRY, else where hoist finds the
+// engine's binaries.
+func findEntry(cfg runtime.Config) (string, error) {
 	if p := os.Getenv("HOIST_ENTRY"); p != "" {
 		return p, nil
 	}
-	var dirs []string
-	if exe, err := os.Executable(); err == nil {
-		dirs = append(dirs, filepath.Dir(exe))
+	p, err := cfg.FindBinary("hoist-entry")
+	if err != nil {
+		return "", fmt.Errorf("%v (only needed when the app's config holds secrets)", err)
 	}
-	if binDir != "" {
-		dirs = append(dirs, binDir)
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "hoist-entry")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("hoist-entry"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("hoist-entry not found beside hoist, in the engine's bin dir or on $PATH (only needed when the app's config holds secrets; `make build` builds it)")
+	return p, nil
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -54,8 +56,8 @@ of the first failure.`,
 			}
 			extra := map[string][]string{}
 			for _, pf := range c.StringSlice("phase-flag") {
-				phase, flag, ok := cutColon(pf)
-				if !ok || phaseIndex(phase) < 0 {
+				phase, flag, ok := strings.Cut(pf, ":")
+				if !ok || flag == "" || phaseIndex(phase) < 0 {
 					return usageError{fmt.Sprintf("migrate: --phase-flag %q: use PHASE:FLAG, e.g. containerize:--no-validate", pf)}
 				}
 				extra[phase] = append(extra[phase], flag)
@@ -139,7 +141,7 @@ func renderMigrate(g *globals, steps []migrateStep, err error) error {
 			if app == "" {
 				app = "-"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%.1f\t%s\n", app, s.Phase, s.Status, s.Seconds, firstLine(s.Error))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%.1f\t%s\n", app, s.Phase, s.Status, s.Seconds, strings.SplitN(s.Error, "\n", 2)[0])
 		}
 	}); rerr != nil {
 		return rerr
@@ -154,24 +156,6 @@ func phaseIndex(p string) int {
 		}
 	}
 	return -1
-}
-
-func cutColon(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return s[:i], s[i+1:], i > 0 && i < len(s)-1
-		}
-	}
-	return "", "", false
-}
-
-func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }
 
 // forwardGlobals spells the global flags the user set, for the phases.
@@ -194,9 +178,5 @@ func forwardGlobals(c *cli.Context) []string {
 
 // exitCodeOf is the exit code hoist would give for err, without printing.
 func exitCodeOf(c *cli.Context, err error) int {
-	return exitCode(c.Context, err, discardWriter{})
+	return exitCode(c.Context, err, io.Discard)
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }

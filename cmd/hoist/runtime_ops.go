@@ -51,6 +51,21 @@ func runtimeClient(c *cli.Context, g *globals) (*api.Client, error) {
 	return cfg.Client(), nil
 }
 
+// runtimeArg starts most runtime subcommands: their one argument, the
+// global options and a client of the local runtime (started if needed).
+func runtimeArg(c *cli.Context, what string) (string, *globals, *api.Client, error) {
+	arg, err := oneArg(c, what)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	g, err := globalsFrom(c)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cl, err := runtimeClient(c, g)
+	return arg, g, cl, err
+}
+
 func age(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -137,15 +152,7 @@ func runtimeOpsCommands() []*cli.Command {
 				&cli.IntFlag{Name: "tail", Usage: "only the last N lines of each task"},
 			},
 			Action: func(c *cli.Context) error {
-				target, err := oneArg(c, "task ID or service name")
-				if err != nil {
-					return err
-				}
-				g, err := globalsFrom(c)
-				if err != nil {
-					return err
-				}
-				cl, err := runtimeClient(c, g)
+				target, g, cl, err := runtimeArg(c, "task ID or service name")
 				if err != nil {
 					return err
 				}
@@ -187,15 +194,7 @@ func runtimeOpsCommands() []*cli.Command {
 			ArgsUsage: "TASK",
 			Flags:     []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "recorded as the task's stopped reason"}},
 			Action: func(c *cli.Context) error {
-				id, err := oneArg(c, "task ID")
-				if err != nil {
-					return err
-				}
-				g, err := globalsFrom(c)
-				if err != nil {
-					return err
-				}
-				cl, err := runtimeClient(c, g)
+				id, g, cl, err := runtimeArg(c, "task ID")
 				if err != nil {
 					return err
 				}
@@ -215,15 +214,7 @@ func runtimeOpsCommands() []*cli.Command {
 				&cli.BoolFlag{Name: "wait", Usage: "wait for the tasks to stop; exit 1 unless all exited 0"},
 			},
 			Action: func(c *cli.Context) error {
-				td, err := oneArg(c, "task definition")
-				if err != nil {
-					return err
-				}
-				g, err := globalsFrom(c)
-				if err != nil {
-					return err
-				}
-				cl, err := runtimeClient(c, g)
+				td, g, cl, err := runtimeArg(c, "task definition")
 				if err != nil {
 					return err
 				}

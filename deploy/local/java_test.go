@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/livetest"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/containerize"
 	"github.com/hoistctl/hoist/extract/hostbase"
@@ -23,55 +23,6 @@ import (
 	"github.com/hoistctl/hoist/runtime/api"
 	"github.com/hoistctl/hoist/runtime/enginetest"
 )
-
-// startSample compiles and starts testdata/sampleapp (a JDK HTTP server on
-// 127.0.0.1) as a host process, as a user's legacy app runs.
-func startSample(t *testing.T, dir string, port int) func() {
-	t.Helper()
-	for _, tool := range []string{"javac", "java"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make deps)", tool)
-		}
-	}
-	for _, f := range []string{"HelloServer.java", "application.properties"} {
-		data, err := os.ReadFile(filepath.Join("../../testdata/sampleapp", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command("javac", "-d", dir, filepath.Join(dir, "HelloServer.java")).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
-	cmd := exec.Command("java", "-Xmx64m", "-cp", dir, "HelloServer", fmt.Sprint(port))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DB_PASSWORD=deploy-java-env-secret", "GREETING_STYLE=plain")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_, _ = cmd.Process.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sample app did not start")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return stop
-}
 
 // TestJavaSampleApp is the pipeline end to end on the sample jar app: a
 // running host process is found, analyzed, extracted and containerized
@@ -82,14 +33,8 @@ func startSample(t *testing.T, dir string, port int) func() {
 func TestJavaSampleApp(t *testing.T) {
 	cfg := enginetest.Start(t)
 	ctx := context.Background()
-	appDir, err := os.MkdirTemp("", "hoist-deploy-java-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(appDir) })
-	_ = os.Chmod(appDir, 0o755)
-	port := freePort(t)
-	stop := startSample(t, appDir, port)
+	app := livetest.SampleApp(t, "DB_PASSWORD=deploy-java-env-secret", "GREETING_STYLE=plain")
+	appDir, stop := app.Dir, app.Stop
 
 	ws := discover.Workspace{Dir: t.TempDir()}
 	host := discover.LiveHost()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/livetest"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/containerize"
 	"github.com/hoistctl/hoist/extract/hostbase"
@@ -38,96 +38,13 @@ public class Hello extends HttpServlet {
 }
 `
 
-// startTomcat runs Debian's Tomcat 10 with a private CATALINA_BASE, a
-// servlet and a data source whose password is a secret, on 127.0.0.1.
-func startTomcat(t *testing.T, port int) *exec.Cmd {
-	t.Helper()
-	home := "/usr/share/tomcat10"
-	if _, err := os.Stat(filepath.Join(home, "bin", "catalina.sh")); err != nil {
-		t.Skip("Debian's tomcat10 is not installed (make deps installs it)")
-	}
-	if _, err := exec.LookPath("javac"); err != nil {
-		t.Skip("no JDK (make deps)")
-	}
-	base, err := os.MkdirTemp("", "hoist-deploy-tomcat-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	_ = os.Chmod(base, 0o755)
-	write := func(p, s string) {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"conf", "logs", "temp", "work", "webapps/ROOT", "webapps/shop/WEB-INF/classes", "lib"} {
-		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, f := range []string{"web.xml", "logging.properties", "catalina.properties", "context.xml"} {
-		data, err := os.ReadFile(filepath.Join("/etc/tomcat10", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(filepath.Join(base, "conf", f), string(data))
-	}
-	write(filepath.Join(base, "conf", "server.xml"), fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<Server port="-1" shutdown="SHUTDOWN">
-  <Service name="Catalina">
-    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost">
-      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="false"/>
-    </Engine>
-  </Service>
-</Server>
-`, port))
-	write(filepath.Join(base, "webapps", "ROOT", "index.html"), "<html><body>root</body></html>\n")
-	write(filepath.Join(base, "webapps", "shop", "META-INF", "context.xml"), `<?xml version="1.0" encoding="UTF-8"?>
-<Context>
-  <Resource name="jdbc/ShopDB" auth="Container" type="javax.sql.DataSource"
-            url="jdbc:mysql://shopdb.internal.example:3306/shop" username="shop" password="tomcat-deploy-secret-91"/>
-</Context>
-`)
-	src := filepath.Join(t.TempDir(), "Hello.java")
-	write(src, tomcatServlet)
-	if out, err := exec.Command("javac", "-cp", filepath.Join(home, "lib", "servlet-api.jar"), "-d", filepath.Join(base, "webapps", "shop", "WEB-INF", "classes"), src).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
-	cmd := exec.Command(filepath.Join(home, "bin", "catalina.sh"), "run")
-	cmd.Env = append(os.Environ(), "CATALINA_HOME="+home, "CATALINA_BASE="+base, "CATALINA_TMPDIR="+filepath.Join(base, "temp"), "JAVA_OPTS=-Xmx256m")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-	})
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/shop/hello", port)); err == nil {
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Tomcat did not start:\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // TestTomcat takes Debian's Tomcat 10 with a servlet from a running
 // process to three tasks behind the local load balancer, through the whole
 // pipeline, kills one, and rolls a new revision under load.
 func TestTomcat(t *testing.T) {
 	cfg := enginetest.Start(t)
 	ctx := context.Background()
-	port := freePort(t)
-	cmd := startTomcat(t, port)
+	cmd, _ := livetest.Tomcat(t, livetest.TomcatOptions{Servlet: tomcatServlet, Password: "tomcat-deploy-secret-91"})
 	ws := discover.Workspace{Dir: t.TempDir()}
 	host := discover.LiveHost()
 	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})

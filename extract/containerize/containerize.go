@@ -101,13 +101,10 @@ func Containerize(ctx context.Context, o Options) (*Result, error) {
 		m   *extract.Manifest
 		err error
 	)
+	if err := CheckInputs(o); err != nil {
+		return nil, err
+	}
 	if o.BuildOnly {
-		if _, err := os.Stat(dockerfile); err != nil {
-			return nil, fmt.Errorf("rebuilding %s: %w: no Dockerfile at %s; run `hoist containerize %s` first", o.ID, discover.ErrNotFound, dockerfile, o.ID)
-		}
-		if _, err := os.Stat(ctxDir); err != nil {
-			return nil, fmt.Errorf("rebuilding %s: %w: no build context at %s; run `hoist containerize %s` first", o.ID, discover.ErrNotFound, ctxDir, o.ID)
-		}
 		data, err := os.ReadFile(filepath.Join(ctxDir, "hoist-manifest.json"))
 		if err != nil {
 			return nil, fmt.Errorf("rebuilding %s: reading the context's manifest: %w", o.ID, err)
@@ -217,9 +214,6 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 	archive := o.InputArchive
 	if archive == "" {
 		archive = extract.ArchivePath(o.Workspace, o.ID)
-		if _, err := os.Stat(archive); err != nil {
-			return nil, nil, fmt.Errorf("containerizing %s: %w: no archive at %s; run `hoist extract %s` first", o.ID, discover.ErrNotFound, archive, o.ID)
-		}
 	}
 	// The context is derived data: rebuilt from the archive every time,
 	// except the host base, which is kept while its key matches.
@@ -333,20 +327,31 @@ func layerDir(ctxDir, layer string, o owner) string {
 	return filepath.Join(ctxDir, "layers", layer, o.dir())
 }
 
+// layerOf is the context layer of a manifest entry: directories go first,
+// in a layer of their own.
+func layerOf(f extract.File) string {
+	switch {
+	case f.Type == "dir":
+		return "dirs"
+	case f.Layer == "":
+		return "app"
+	}
+	return f.Layer
+}
+
+// inContext is where host path p, laid out with manifest entry f (its
+// layer and owner), is in the build context.
+func inContext(ctxDir string, f extract.File, p string) string {
+	return filepath.Join(layerDir(ctxDir, layerOf(f), owner{f.UID, f.GID}), filepath.FromSlash(p))
+}
+
 // layout moves the unpacked files into context/layers/<layer>/<uid>_<gid>,
 // at their absolute paths. Directories go into the "dirs" layer, first, so
 // every directory has its owner and mode however the files are split.
 func layout(unpacked, ctxDir string, m *extract.Manifest) error {
 	root := filepath.Join(unpacked, extract.ArchiveRootfs)
 	for _, f := range m.Files {
-		layer := f.Layer
-		if f.Type == "dir" {
-			layer = "dirs"
-		}
-		if layer == "" {
-			layer = "app"
-		}
-		dst := filepath.Join(layerDir(ctxDir, layer, owner{f.UID, f.GID}), filepath.FromSlash(f.Path))
+		dst := inContext(ctxDir, f, f.Path)
 		src := filepath.Join(root, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
@@ -398,13 +403,7 @@ func Dockerfile(a *discover.Analysis, m *extract.Manifest) ([]byte, error) {
 	owners := map[string][]owner{}
 	seen := map[string]bool{}
 	for _, f := range m.Files {
-		layer := f.Layer
-		if f.Type == "dir" {
-			layer = "dirs"
-		}
-		if layer == "" {
-			layer = "app"
-		}
+		layer := layerOf(f)
 		ow := owner{f.UID, f.GID}
 		k := layer + "/" + ow.dir()
 		if !seen[k] {
@@ -562,7 +561,7 @@ func AppJars(ctxDir string, m *extract.Manifest) []string {
 		if f.Type != "file" || !(strings.HasSuffix(f.Path, ".jar") || strings.HasSuffix(f.Path, ".war")) {
 			continue
 		}
-		out = append(out, filepath.Join(layerDir(ctxDir, f.Layer, owner{f.UID, f.GID}), filepath.FromSlash(f.Path)))
+		out = append(out, inContext(ctxDir, f, f.Path))
 	}
 	for _, p := range m.Include {
 		if strings.HasSuffix(p, ".jar") {
@@ -572,7 +571,7 @@ func AppJars(ctxDir string, m *extract.Manifest) []string {
 			if f.Type == "file" && strings.HasSuffix(f.Path, ".class") && strings.HasPrefix(f.Path, p+"/") {
 				// jdeps reads a classes directory: the include path in
 				// the layer holding its first class file.
-				out = append(out, filepath.Join(layerDir(ctxDir, f.Layer, owner{f.UID, f.GID}), filepath.FromSlash(p)))
+				out = append(out, inContext(ctxDir, f, p))
 				break
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,19 +27,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/livetest"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/hostbase"
 	"github.com/hoistctl/hoist/runtime/enginetest"
 )
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func waitHTTP(url string, timeout time.Duration) (string, error) {
 	deadline := time.Now().Add(timeout)
@@ -61,60 +52,12 @@ func waitHTTP(url string, timeout time.Duration) (string, error) {
 	}
 }
 
-// startSample compiles and starts the sample app in dir; the returned
-// function stops it (by its PID).
-func startSample(t *testing.T, dir string, port int) func() {
-	t.Helper()
-	for _, tool := range []string{"javac", "java"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make deps)", tool)
-		}
-	}
-	src, _ := filepath.Abs("../../testdata/sampleapp")
-	for _, f := range []string{"HelloServer.java", "application.properties"} {
-		data, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command("javac", "-d", dir, filepath.Join(dir, "HelloServer.java")).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
-	cmd := exec.Command("java", "-Xmx64m", "-cp", dir, "HelloServer", fmt.Sprint(port))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DB_PASSWORD=containerize-env-secret", "GREETING_STYLE=plain")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_, _ = cmd.Process.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	if _, err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/health", port), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return stop
-}
-
-// runSample starts the sample app in a fresh directory on a free port.
+// runSample starts the sample app with a secret and a plain variable in
+// its environment.
 func runSample(t *testing.T) (dir string, port int, stop func()) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hoist-ctz-app-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	_ = os.Chmod(dir, 0o755)
-	port = freePort(t)
-	return dir, port, startSample(t, dir, port)
+	app := livetest.SampleApp(t, "DB_PASSWORD=containerize-env-secret", "GREETING_STYLE=plain")
+	return app.Dir, app.Port, app.Stop
 }
 
 // analyzeAndExtract takes the inventory, finds the app, analyzes and

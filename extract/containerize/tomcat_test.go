@@ -10,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/livetest"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/hostbase"
 	"github.com/hoistctl/hoist/runtime/enginetest"
@@ -39,82 +39,6 @@ public class Hello extends HttpServlet {
 }
 `
 
-// startTomcat runs Debian's Tomcat 10 with a private CATALINA_BASE holding
-// a web app with a servlet and a data source whose password is a secret.
-func startTomcat(t *testing.T, port int) *exec.Cmd {
-	t.Helper()
-	home := "/usr/share/tomcat10"
-	if _, err := os.Stat(filepath.Join(home, "bin", "catalina.sh")); err != nil {
-		t.Skip("Debian's tomcat10 is not installed (make deps installs it)")
-	}
-	base, err := os.MkdirTemp("", "hoist-ctz-tomcat-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	_ = os.Chmod(base, 0o755)
-	for _, d := range []string{"conf", "logs", "temp", "work", "webapps/ROOT", "webapps/shop/WEB-INF/classes", "webapps/shop/META-INF", "lib"} {
-		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, f := range []string{"web.xml", "logging.properties", "catalina.properties", "context.xml"} {
-		data, err := os.ReadFile(filepath.Join("/etc/tomcat10", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(base, "conf", f), string(data))
-	}
-	writeFile(t, filepath.Join(base, "conf", "server.xml"), fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<Server port="-1" shutdown="SHUTDOWN">
-  <Service name="Catalina">
-    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost">
-      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="false"/>
-    </Engine>
-  </Service>
-</Server>
-`, port))
-	writeFile(t, filepath.Join(base, "webapps", "ROOT", "index.html"), "<html><body>root</body></html>\n")
-	writeFile(t, filepath.Join(base, "webapps", "shop", "index.html"), "<html><body>shop</body></html>\n")
-	writeFile(t, filepath.Join(base, "webapps", "shop", "META-INF", "context.xml"), `<?xml version="1.0" encoding="UTF-8"?>
-<Context>
-  <Resource name="jdbc/ShopDB" auth="Container" type="javax.sql.DataSource"
-            url="jdbc:mysql://shopdb.internal.example:3306/shop" username="shop" password="tomcat-ctz-secret-77"/>
-</Context>
-`)
-	src := filepath.Join(t.TempDir(), "Hello.java")
-	writeFile(t, src, helloServlet)
-	if out, err := exec.Command("javac", "-cp", filepath.Join(home, "lib", "servlet-api.jar"), "-d", filepath.Join(base, "webapps", "shop", "WEB-INF", "classes"), src).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
-	cmd := exec.Command(filepath.Join(home, "bin", "catalina.sh"), "run")
-	cmd.Env = append(os.Environ(), "CATALINA_HOME="+home, "CATALINA_BASE="+base, "CATALINA_TMPDIR="+filepath.Join(base, "temp"), "JAVA_OPTS=-Xmx256m -Duser.timezone=UTC")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-	})
-	if _, err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/shop/hello", port), 120*time.Second); err != nil {
-		t.Fatalf("Tomcat did not start: %v\n%s", err, logs.String())
-	}
-	return cmd
-}
-
-func writeFile(t *testing.T, p, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func get(ctx context.Context, c *http.Client, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
@@ -138,8 +62,7 @@ func TestContainerizeTomcat(t *testing.T) {
 		t.Skip("no JDK (make deps)")
 	}
 	ctx := context.Background()
-	port := freePort(t)
-	cmd := startTomcat(t, port)
+	cmd, port := livetest.Tomcat(t, livetest.TomcatOptions{Servlet: helloServlet, Password: "tomcat-ctz-secret-77", JavaOpts: "-Xmx256m -Duser.timezone=UTC"})
 
 	ws := discover.Workspace{Dir: t.TempDir()}
 	host := discover.LiveHost()

@@ -121,40 +121,13 @@ func (a *assembler) scratchDir(d string) error {
 // passwdEntry is one line of /etc/passwd or /etc/group, split.
 type passwdEntry []string
 
-// readColon reads a colon-separated host file into entries keyed by their
-// numeric ID (the third field); the first entry for an ID wins.
-func (a *assembler) readColon(p string, fields int) map[uint32]passwdEntry {
-	out := map[uint32]passwdEntry{}
-	data, err := a.h.ReadFile(p, 16<<20)
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) < fields {
-			continue
-		}
-		id, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
-			continue
-		}
-		if _, dup := out[uint32(id)]; !dup {
-			out[uint32(id)] = f
-		}
-	}
-	return out
-}
-
 // users writes /etc/passwd and /etc/group with root and the app's user and
 // groups, taken from the host's files (or made up from the analysis when the
 // host's entry is missing: a user from LDAP), and creates the user's home.
 func (a *assembler) users() error {
 	p := a.o.Analysis.Observed.Process
-	passwd := a.readColon("/etc/passwd", 7)
-	groups := a.readColon("/etc/group", 4)
+	passwd := a.h.ColonEntries("/etc/passwd", 7)
+	groups := a.h.ColonEntries("/etc/group", 4)
 
 	var pw bytes.Buffer
 	root := passwdEntry{"root", "x", "0", "0", "root", "/root", "/sbin/nologin"}
