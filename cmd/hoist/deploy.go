@@ -26,12 +26,13 @@ Fields the local runtime does not run (IAM roles, awslogs, ...) are listed
 on stderr with --verbose and under "ignored" in the result.
 
 --delete drains and removes the app's service (or schedule).`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Value: "local", Usage: "local (kubernetes and aws: not yet)"},
-			&cli.BoolFlag{Name: "delete", Usage: "remove the app's service or schedule from the target"},
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "target", Value: "local", Usage: "local, kubernetes, ecs or apprunner"},
+			&cli.BoolFlag{Name: "delete", Usage: "remove what hoist deployed for the app from the target"},
 			&cli.BoolFlag{Name: "no-wait", Usage: "return once the deployment has started"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "how long to wait for the deployment"},
-		},
+			&cli.BoolFlag{Name: "dry-run", Usage: "kubernetes, ecs, apprunner: show what would change and change nothing"},
+		}, kubernetesDeployFlags()...), awsDeployFlags()...),
 		BashComplete: completeAppIDs,
 		Action: func(c *cli.Context) error {
 			id, err := oneArg(c, "app ID")
@@ -42,8 +43,14 @@ on stderr with --verbose and under "ignored" in the result.
 			if err != nil {
 				return err
 			}
-			if t := c.String("target"); t != "local" {
-				return usageError{fmt.Sprintf("deploy --target %q: only local is available in this build", t)}
+			switch t := c.String("target"); t {
+			case "local":
+			case "kubernetes", "k8s":
+				return deployKubernetes(c, g, id)
+			case "ecs", "apprunner":
+				return deployAWS(c, g, id, t)
+			default:
+				return usageError{fmt.Sprintf("deploy --target %q: use local, kubernetes, ecs or apprunner", t)}
 			}
 			o := local.Options{
 				Workspace: g.workspace, ID: id, Engine: engineConfig(c),
