@@ -142,20 +142,24 @@ func validateCompose(file string, data []byte) []Problem {
 }
 
 // kustomization builds kubernetes/kustomization.yaml.
-func kustomization(d *Deployment, resources []string, w *warnings) ([]byte, error) {
-	if d.Registry.AccountID == "" || d.Registry.Region == "" {
-		w.add("kubernetes", "registry", "kustomization.yaml maps the image to an ECR URI with ${AWS_ACCOUNT_ID}/${AWS_REGION}: set registry.accountId and registry.region, or run `kustomize edit set image` before `kubectl apply -k`")
-	}
+func kustomization(d *Deployment, resources []string, pinned bool, w *warnings) ([]byte, error) {
 	k := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
 		"namespace":  d.Kubernetes.Namespace,
 		"resources":  resources,
-		"images": []map[string]string{{
+	}
+	// A pinned image (pushed, by digest) needs no mapping; hoist.local/...
+	// is mapped to the ECR repository of the stack.
+	if !pinned {
+		if d.Registry.AccountID == "" || d.Registry.Region == "" {
+			w.add("kubernetes", "registry", "kustomization.yaml maps the image to an ECR URI with ${AWS_ACCOUNT_ID}/${AWS_REGION}: set registry.accountId and registry.region, or run `kustomize edit set image` before `kubectl apply -k`")
+		}
+		k["images"] = []map[string]string{{
 			"name":    imageName(d.Image),
 			"newName": fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", d.account(), d.region(), d.Registry.RepositoryName),
 			"newTag":  imageTag(d.Image),
-		}},
+		}}
 	}
 	return yaml.Marshal(k)
 }

@@ -292,7 +292,8 @@ func renderAll(ws discover.Workspace, a *discover.Analysis, d *Deployment, secre
 
 	// Kubernetes.
 	configs := readConfigFiles(ws, a, w)
-	kfiles := kubernetesManifests(d, a, secrets, configs, w)
+	image, pinned := kubeImage(ws, a.ID, d, w)
+	kfiles := kubernetesManifests(d, a, image, secrets, configs, w)
 	var resources []string
 	for _, kf := range kfiles {
 		data, err := marshalKube(kf.objects)
@@ -302,7 +303,7 @@ func renderAll(ws discover.Workspace, a *discover.Analysis, d *Deployment, secre
 		add("kubernetes/"+kf.name, data, validateKubeFile)
 		resources = append(resources, kf.name)
 	}
-	kust, err := kustomization(d, resources, w)
+	kust, err := kustomization(d, resources, pinned, w)
 	if err != nil {
 		return nil, err
 	}

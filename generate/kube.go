@@ -90,9 +90,10 @@ func mebibytes(mib int) resource.Quantity {
 	return *resource.NewQuantity(int64(mib)*1024*1024, resource.BinarySI)
 }
 
-// kubernetesManifests builds the manifests. configs are the app's config
-// files whose content is known (from the build context) and holds no secret.
-func kubernetesManifests(d *Deployment, a *discover.Analysis, secrets discover.Secrets, configs []configFileData, w *warnings) []kubeFile {
+// kubernetesManifests builds the manifests. image is what the pods run
+// (see kubeImage). configs are the app's config files whose content is
+// known (from the build context) and holds no secret.
+func kubernetesManifests(d *Deployment, a *discover.Analysis, image string, secrets discover.Secrets, configs []configFileData, w *warnings) []kubeFile {
 	k := d.Kubernetes
 	var files []kubeFile
 	files = append(files, kubeFile{"namespace.yaml", []runtime.Object{&corev1.Namespace{
@@ -202,7 +203,7 @@ func kubernetesManifests(d *Deployment, a *discover.Analysis, secrets discover.S
 		w.add("kubernetes", "notifications.stoppedTasks", "Kubernetes reports stopped pods as events (kubectl get events); no SNS topic is wired")
 	}
 	w.add("kubernetes", "logging", "container logs stay on the node (kubectl logs) unless a log agent such as Fluent Bit ships them to "+d.Logging.LogGroupName)
-	pod := podTemplate(d, a, envCM.Name, cfgCM, cfgKeys, w)
+	pod := podTemplate(d, a, image, envCM.Name, cfgCM, cfgKeys, w)
 	if d.Schedule != nil {
 		cron, notes, err := d.Schedule.Cron()
 		for _, n := range notes {
@@ -305,10 +306,10 @@ func configKey(p string, used map[string]bool) string {
 	return k
 }
 
-func podTemplate(d *Deployment, a *discover.Analysis, envCM string, cfgCM *corev1.ConfigMap, cfgKeys map[string]string, w *warnings) corev1.PodTemplateSpec {
+func podTemplate(d *Deployment, a *discover.Analysis, image, envCM string, cfgCM *corev1.ConfigMap, cfgKeys map[string]string, w *warnings) corev1.PodTemplateSpec {
 	c := corev1.Container{
 		Name:            d.Family,
-		Image:           d.Image,
+		Image:           image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		WorkingDir:      d.WorkingDirectory,
 		EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: envCM}}}},
