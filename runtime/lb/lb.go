@@ -87,7 +87,8 @@ type target struct {
 	state    atomic.Value // string
 	draining atomic.Bool
 	inflight atomic.Int64
-	tr       *http.Transport
+	tr       *http.Transport // requests with a body, upgrades
+	pool     *pool           // everything else
 	stop     chan struct{}
 	drained  chan struct{}
 	mu       sync.Mutex
@@ -107,6 +108,9 @@ type LB struct {
 	rr      atomic.Uint64
 	closed  chan struct{}
 	wg      sync.WaitGroup
+	// noPool sends every request through net/http's Transport (the
+	// benchmark's comparison).
+	noPool bool
 }
 
 // ErrNoTarget is what a client gets when no target is healthy.
@@ -173,6 +177,7 @@ func (l *LB) Register(id, addr string) {
 	}
 	t := &target{id: id, addr: addr, stop: make(chan struct{}), drained: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	t.state.Store(StateInitial)
+	t.pool = newPool(addr)
 	t.tr = &http.Transport{
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   1024,
@@ -223,6 +228,7 @@ func (l *LB) drain(t *target) {
 			}
 			t.mu.Unlock()
 			t.tr.CloseIdleConnections()
+			t.pool.closeIdle(true)
 			close(t.drained)
 			return
 		case <-tick.C:
@@ -230,6 +236,7 @@ func (l *LB) drain(t *target) {
 		}
 	}
 	t.tr.CloseIdleConnections()
+	t.pool.closeIdle(true)
 	close(t.drained)
 }
 
@@ -279,6 +286,7 @@ func (l *LB) Close() {
 		}
 		t.mu.Unlock()
 		t.tr.CloseIdleConnections()
+		t.pool.closeIdle(true)
 		delete(l.targets, id)
 	}
 	l.mu.Unlock()
@@ -349,6 +357,7 @@ func (l *LB) check(t *target) {
 			return
 		case <-timer.C:
 		}
+		t.pool.reap()
 		passed := l.probe(hc, t.addr)
 		state := t.State()
 		next := state
@@ -410,7 +419,13 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, ErrNoTarget
 		}
 		req.URL.Host = t.addr
-		resp, err := t.tr.RoundTrip(req)
+		var resp *http.Response
+		var err error
+		if fastPath(req) && !rt.l.noPool {
+			resp, err = t.pool.roundTrip(req)
+		} else {
+			resp, err = t.tr.RoundTrip(req)
+		}
 		if err != nil {
 			t.inflight.Add(-1)
 			// A target that refuses the connection never saw the request:
