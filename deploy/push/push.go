@@ -224,46 +224,14 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 		credSrc string
 		credErr error
 	)
-	dial := func(h string) string {
-		if a, ok := o.hosts[h]; ok {
-			return a
+	resolver := o.resolver(ctx, creds, func(src string, err error) {
+		credMu.Lock()
+		defer credMu.Unlock()
+		if err != nil {
+			credErr = err
+			return
 		}
-		return h
-	}
-	undial := func(h string) string {
-		for k, v := range o.hosts {
-			if v == h {
-				return k
-			}
-		}
-		return h
-	}
-	authorizer := docker.NewDockerAuthorizer(
-		docker.WithAuthClient(httpClient()),
-		docker.WithAuthCreds(func(h string) (string, string, error) {
-			c, err := creds.Lookup(ctx, undial(h))
-			credMu.Lock()
-			defer credMu.Unlock()
-			if err != nil {
-				credErr = err
-				return "", "", err
-			}
-			credSrc = c.Source
-			return c.Username, c.Secret, nil
-		}))
-	resolver := docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(
-			docker.WithClient(httpClient()),
-			docker.WithAuthorizer(authorizer),
-			// Plain HTTP only on loopback: everything else is TLS.
-			docker.WithPlainHTTP(func(h string) (bool, error) { return docker.IsLocalhost(dial(h)), nil }),
-			docker.WithHostTranslator(func(h string) (string, error) {
-				if h == "docker.io" {
-					return "registry-1.docker.io", nil
-				}
-				return dial(h), nil
-			}),
-		),
+		credSrc = src
 	})
 
 	targetRef := target.String()
@@ -277,7 +245,7 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 	fail := func(err error) error {
 		credMu.Lock()
 		defer credMu.Unlock()
-		return explain(err, image, target, credSrc, credErr, o.Credentials)
+		return explain(err, fmt.Sprintf("pushing %s to %s", image, target), target, credSrc, credErr, o.Credentials)
 	}
 	pusher, err := resolver.Pusher(ctx, pushRef)
 	if err != nil {
@@ -437,13 +405,13 @@ func human(n int64) string {
 }
 
 // explain turns a registry error into one that says what to do.
-func explain(err error, image string, target reference.Named, credSrc string, credErr error, c *Credentials) error {
-	ref, host := target.String(), reference.Domain(target)
+func explain(err error, what string, target reference.Named, credSrc string, credErr error, c *Credentials) error {
+	host := reference.Domain(target)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	if credErr != nil {
-		return fmt.Errorf("pushing %s to %s: %w: finding credentials for %s: %v", image, ref, ErrUnauthorized, host, credErr)
+		return fmt.Errorf("%s: %w: finding credentials for %s: %v", what, ErrUnauthorized, host, credErr)
 	}
 	local := docker.IsLocalhost(host)
 	var (
@@ -455,7 +423,7 @@ func explain(err error, image string, target reference.Named, credSrc string, cr
 		if local {
 			hint = fmt.Sprintf("is a registry running there? start one with `hoist registry serve --addr %s`", host)
 		}
-		return fmt.Errorf("pushing %s to %s: %w: the registry %s cannot be reached: %v; %s", image, ref, discover.ErrUnavailable, host, rootCause(err), hint)
+		return fmt.Errorf("%s: %w: the registry %s cannot be reached: %v; %s", what, discover.ErrUnavailable, host, rootCause(err), hint)
 	}
 	var us remoteerrors.ErrUnexpectedStatus
 	status := 0
@@ -464,15 +432,18 @@ func explain(err error, image string, target reference.Named, credSrc string, cr
 	}
 	_, isECR := ECRRegion(host)
 	if errors.Is(err, docker.ErrInvalidAuthorization) || status == http.StatusUnauthorized || status == http.StatusForbidden {
-		what := "the registry refused the credentials from " + credSrc
+		who := "the registry refused the credentials from " + credSrc
 		if credSrc == "" {
-			what = fmt.Sprintf("the registry wants credentials and none were found for %s in %s", host, orNone(c.ConfigPath()))
+			who = fmt.Sprintf("the registry wants credentials and none were found for %s in %s", host, orNone(c.ConfigPath()))
 		}
 		hint := fmt.Sprintf("log in with `docker login %s` (hoist reads the Docker config and its credential helpers)", host)
 		if isECR {
 			hint = "check that the AWS identity may push to this repository (ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage)"
+			if strings.HasPrefix(what, "pulling") {
+				hint = "check that the AWS identity may pull from this repository (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer)"
+			}
 		}
-		return fmt.Errorf("pushing %s to %s: %w: %s (%s); %s", image, ref, ErrUnauthorized, what, registryMessage(err, us), hint)
+		return fmt.Errorf("%s: %w: %s (%s); %s", what, ErrUnauthorized, who, registryMessage(err, us), hint)
 	}
 	if status == http.StatusNotFound {
 		repo := reference.Path(target)
@@ -480,12 +451,12 @@ func explain(err error, image string, target reference.Named, credSrc string, cr
 		if isECR {
 			hint = fmt.Sprintf("create it: aws ecr create-repository --repository-name %s --region %s", repo, regionOf(host))
 		}
-		return fmt.Errorf("pushing %s to %s: %w: the registry has no repository %s (%s); %s", image, ref, discover.ErrNotFound, repo, registryMessage(err, us), hint)
+		return fmt.Errorf("%s: %w: the registry has no repository %s (%s); %s", what, discover.ErrNotFound, repo, registryMessage(err, us), hint)
 	}
 	if strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "tls:") {
-		return fmt.Errorf("pushing %s to %s: TLS with %s failed: %v; hoist talks plain HTTP only to loopback registries, so the registry needs a certificate this machine trusts", image, ref, host, err)
+		return fmt.Errorf("%s: TLS with %s failed: %v; hoist talks plain HTTP only to loopback registries, so the registry needs a certificate this machine trusts", what, host, err)
 	}
-	return fmt.Errorf("pushing %s to %s: %w", image, ref, err)
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 func regionOf(host string) string { r, _ := ECRRegion(host); return r }

@@ -18,7 +18,6 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -141,10 +140,30 @@ func TestPushPullRoundTrip(t *testing.T) {
 	// Pull it back into a namespace of its own.
 	const pullNS = "hoist-test-pull"
 	pctx := namespaces.WithNamespace(ctx, pullNS)
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(docker.MatchLocalhost))})
-	pulled, err := cc.Pull(pctx, want, containerd.WithResolver(resolver))
+	pullOpts := Options{ContainerdAddr: cfg.ContainerdSocket(), Namespace: pullNS, Logf: t.Logf,
+		Credentials: &Credentials{DockerConfig: filepath.Join(t.TempDir(), "config.json")}}
+	p, err := Pull(ctx, want, pullOpts)
 	if err != nil {
 		t.Fatalf("pulling %s back: %v", want, err)
+	}
+	if p.Already || p.Digest != built || p.Image != want {
+		t.Errorf("first pull: %+v, want %s fetched", p, built)
+	}
+	if p, err := Pull(ctx, want, pullOpts); err != nil || !p.Already || p.Digest != built {
+		t.Errorf("second pull: %+v, %v; want the image already there", p, err)
+	}
+	if _, err := Pull(ctx, reg.Addr+"/team/pushtest:no-such-tag", pullOpts); !errors.Is(err, discover.ErrNotFound) {
+		t.Errorf("pulling a tag the registry lacks: %v, want not found", err)
+	}
+	if _, err := Pull(ctx, "hoist.local/never-built:v1", pullOpts); !errors.Is(err, discover.ErrNotFound) || !strings.Contains(err.Error(), "hoist push") {
+		t.Errorf("pulling a hoist.local image the engine lacks: %v", err)
+	}
+	if _, err := Pull(ctx, "127.0.0.1:1/team/x:v1", pullOpts); !errors.Is(err, discover.ErrUnavailable) || !strings.Contains(err.Error(), "pulling") {
+		t.Errorf("pulling from a registry that is not there: %v", err)
+	}
+	pulled, err := cc.GetImage(pctx, want)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := cc.ImageService().Delete(pctx, want, images.SynchronousDelete()); err != nil {
