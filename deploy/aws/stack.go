@@ -364,6 +364,24 @@ func (s *session) deleteChangeSet(ctx context.Context, cs *changeSet, newStack b
 		if _, err := s.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: sdkaws.String(cs.stackID), ClientRequestToken: sdkaws.String(token("hoist-delete"))}); err != nil {
 			return apiError("cloudformation:DeleteStack (the empty stack the change set made)", err)
 		}
+		// Waited for, so that a deploy right after does not find the
+		// stack DELETE_IN_PROGRESS.
+		deadline := time.Now().Add(s.o.Timeout)
+		for {
+			st, err := s.describeStack(ctx, cs.stackID)
+			if err != nil {
+				return err
+			}
+			if st == nil || st.StackStatus == cftypes.StackStatusDeleteComplete {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the empty stack %s is still %s after %s", sdkaws.ToString(st.StackName), st.StackStatus, s.o.Timeout)
+			}
+			if err := sleep(ctx, s.poll); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
