@@ -247,7 +247,9 @@ func connect(ctx context.Context, o Options, fallbackRegion string) (*session, e
 			}
 		})
 		if mode == sdkaws.RetryModeAdaptive {
-			return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) { ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = attempts }) })
+			return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+				ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = attempts })
+			})
 		}
 		return r
 	}
