@@ -365,6 +365,9 @@ func Deploy(ctx context.Context, o Options) (*Result, error) {
 	if _, err := runtime.Ensure(ctx, o.Engine, logf); err != nil {
 		return nil, err
 	}
+	if err := ensureImage(ctx, o.Engine, plan.TaskDefinition.ContainerDefinitions[0].Image, logf); err != nil {
+		return nil, err
+	}
 	c := o.Engine.Client()
 	if len(plan.Secrets) > 0 {
 		vals, err := o.Workspace.ReadSecrets()
