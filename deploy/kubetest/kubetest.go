@@ -2,7 +2,9 @@
 // Debian package) and kube-apiserver built from the k8s.io/kubernetes module
 // (the nested module in ./kubeapiserver, built once and cached), both on
 // 127.0.0.1 with free ports and private directories, stopped by PID when the
-// test ends.
+// test ends. On request it adds kube-controller-manager and kube-scheduler
+// from the same module, so Deployments get ReplicaSets and Pods; there is
+// never a kubelet or a node, so pods stay Pending.
 package kubetest
 
 import (
@@ -49,11 +51,28 @@ type Server struct {
 	HTTPClient *http.Client
 }
 
-// Start starts etcd and kube-apiserver for t and stops them when t ends.
-// The first call on a machine builds kube-apiserver (several minutes; run
-// such tests with -timeout 60m the first time).
-func Start(t testing.TB) *Server {
+// Option adds to what Start starts.
+type Option func(*options)
+
+type options struct{ controllers, scheduler bool }
+
+// WithControllers also starts kube-controller-manager (deployments,
+// replica sets, service accounts, garbage collection, ...).
+func WithControllers() Option { return func(o *options) { o.controllers = true } }
+
+// WithScheduler also starts kube-scheduler. With no nodes it marks every
+// pod Unschedulable.
+func WithScheduler() Option { return func(o *options) { o.scheduler = true } }
+
+// Start starts etcd and kube-apiserver for t (and what opts ask for) and
+// stops them when t ends. The first call on a machine builds each binary
+// (several minutes; run such tests with -timeout 60m the first time).
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if testing.Short() {
 		t.Skip("starts etcd and kube-apiserver; not in -short mode")
 	}
@@ -162,6 +181,12 @@ current-context: hoist-test
 	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if o.controllers {
+		startControllerManager(t, dir, kubeconfig, pki, client, url)
+	}
+	if o.scheduler {
+		startScheduler(t, dir, kubeconfig)
+	}
 	return &Server{
 		URL:        url,
 		Kubeconfig: kubeconfig,
@@ -173,6 +198,76 @@ current-context: hoist-test
 		},
 		HTTPClient: client,
 	}
+}
+
+// startControllerManager runs kube-controller-manager against the server
+// and waits until its service account controller made the default
+// namespace's ServiceAccount (pods need one to be admitted).
+func startControllerManager(t testing.TB, dir, kubeconfig string, pki pkiFiles, client *http.Client, url string) {
+	t.Helper()
+	bin, err := Binary("kube-controller-manager", t.Logf)
+	if err != nil {
+		t.Fatalf("kube-controller-manager: %v", err)
+	}
+	port := freePort(t)
+	p := startProcess(t, "kube-controller-manager", filepath.Join(dir, "kube-controller-manager.log"), bin,
+		"--kubeconfig="+kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port),
+		"--cert-dir="+filepath.Join(dir, "kcm-certs"),
+		"--service-account-private-key-file="+pki.saKey,
+		"--root-ca-file="+pki.caCert,
+		"--use-service-account-credentials=false",
+		// Nothing here allocates pod CIDRs or talks to a cloud.
+		"--allocate-node-cidrs=false",
+		"--profiling=false",
+		"--v=1",
+	)
+	waitFor(t, p, 120*time.Second, func() error {
+		resp, err := client.Get(url + "/api/v1/namespaces/default/serviceaccounts/default")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("default service account: %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// startScheduler runs kube-scheduler against the server and waits for its
+// health endpoint.
+func startScheduler(t testing.TB, dir, kubeconfig string) {
+	t.Helper()
+	bin, err := Binary("kube-scheduler", t.Logf)
+	if err != nil {
+		t.Fatalf("kube-scheduler: %v", err)
+	}
+	port := freePort(t)
+	p := startProcess(t, "kube-scheduler", filepath.Join(dir, "kube-scheduler.log"), bin,
+		"--kubeconfig="+kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port),
+		"--cert-dir="+filepath.Join(dir, "scheduler-certs"),
+		"--profiling=false",
+		"--v=1",
+	)
+	// Its serving certificate is self-signed; /healthz is all it answers here.
+	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	waitFor(t, p, 120*time.Second, func() error {
+		resp, err := insecure.Get("https://127.0.0.1:" + strconv.Itoa(port) + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("healthz: %s", resp.Status)
+		}
+		return nil
+	})
 }
 
 // process is a child the test started; only it is ever signalled.
@@ -381,20 +476,40 @@ func CacheDir() string {
 
 var buildMu sync.Mutex
 
+// Components the nested module builds, with the environment variable that
+// may name a binary to use instead.
+var components = map[string]string{
+	"kube-apiserver":          "HOIST_KUBE_APISERVER",
+	"kube-controller-manager": "HOIST_KUBE_CONTROLLER_MANAGER",
+	"kube-scheduler":          "HOIST_KUBE_SCHEDULER",
+}
+
 // KubeAPIServer returns the path of kube-apiserver: $HOIST_KUBE_APISERVER,
 // or the cached build of the nested module's release, building it (through
 // the Go module proxy) when it is not there yet. A file lock keeps two test
 // processes from building at once.
 func KubeAPIServer(logf func(string, ...any)) (string, error) {
-	if p := os.Getenv("HOIST_KUBE_APISERVER"); p != "" {
+	return Binary("kube-apiserver", logf)
+}
+
+// Binary returns the path of one of Kubernetes' commands (kube-apiserver,
+// kube-controller-manager, kube-scheduler) as KubeAPIServer does: from its
+// environment variable, else the cache, else built once from the nested
+// module into CacheDir()/NAME-VERSION/NAME.
+func Binary(name string, logf func(string, ...any)) (string, error) {
+	env, ok := components[name]
+	if !ok {
+		return "", fmt.Errorf("kubetest builds kube-apiserver, kube-controller-manager and kube-scheduler, not %q", name)
+	}
+	if p := os.Getenv(env); p != "" {
 		return p, nil
 	}
 	version, err := Version()
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(CacheDir(), "kube-apiserver-"+version)
-	bin := filepath.Join(dir, "kube-apiserver")
+	dir := filepath.Join(CacheDir(), name+"-"+version)
+	bin := filepath.Join(dir, name)
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -419,18 +534,18 @@ func KubeAPIServer(logf func(string, ...any)) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	logf("building kube-apiserver %s from the Go module proxy into %s (several minutes, once)", version, dir)
+	logf("building %s %s from the Go module proxy into %s (several minutes, once)", name, version, dir)
 	tmp := bin + ".tmp"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, "k8s.io/kubernetes/cmd/kube-apiserver")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, "k8s.io/kubernetes/cmd/"+name)
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("building kube-apiserver %s in %s: %v\n%s", version, mod, err, lastLines(out.String(), 20))
+		return "", fmt.Errorf("building %s %s in %s: %v\n%s", name, version, mod, err, lastLines(out.String(), 20))
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", err

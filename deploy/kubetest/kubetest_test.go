@@ -3,6 +3,7 @@ package kubetest
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartServesTheAPI(t *testing.T) {
@@ -33,5 +34,46 @@ func TestStartServesTheAPI(t *testing.T) {
 	}
 	if s.Config.Host != s.URL || s.Kubeconfig == "" {
 		t.Fatalf("config %+v", s)
+	}
+}
+
+// TestStartWithControllers: with kube-controller-manager and kube-scheduler
+// a Deployment gets a ReplicaSet and a Pod, which the scheduler marks
+// Unschedulable (there are no nodes).
+func TestStartWithControllers(t *testing.T) {
+	s := Start(t, WithControllers(), WithScheduler())
+	dep := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: d}
+  template:
+    metadata:
+      labels: {app: d}
+    spec:
+      containers:
+      - name: c
+        image: registry.example.com/app:v1
+`)
+	if err := s.Apply("/apis/apps/v1/namespaces/default/deployments/d", dep); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		body, err := s.Get("/api/v1/namespaces/default/pods?labelSelector=app%3Dd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(body), `"reason":"Unschedulable"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no unschedulable pod after 60s: %s", body)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }

@@ -1,8 +1,9 @@
-// Command buildapiserver builds (once) and caches the kube-apiserver the
-// Kubernetes tests use, and prints its path: `go run
-// ./deploy/kubetest/buildapiserver`. Tests build it themselves when it is
-// missing, but that takes longer than go test's default timeout on a small
-// machine, so CI runs this first.
+// Command buildapiserver builds (once) and caches the Kubernetes binaries
+// the Kubernetes tests use (kube-apiserver, kube-controller-manager,
+// kube-scheduler) and prints their paths: `go run
+// ./deploy/kubetest/buildapiserver`. Tests build them themselves when they
+// are missing, but that takes longer than go test's default timeout on a
+// small machine, so CI runs this first.
 package main
 
 import (
@@ -15,10 +16,12 @@ import (
 
 func main() {
 	log.SetFlags(0)
-	bin, err := kubetest.KubeAPIServer(func(f string, a ...any) { log.Printf(f, a...) })
-	if err != nil {
-		log.Print(err)
-		os.Exit(1)
+	for _, name := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		bin, err := kubetest.Binary(name, func(f string, a ...any) { log.Printf(f, a...) })
+		if err != nil {
+			log.Print(err)
+			os.Exit(1)
+		}
+		fmt.Println(bin)
 	}
-	fmt.Println(bin)
 }
