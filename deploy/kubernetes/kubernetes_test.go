@@ -349,7 +349,10 @@ func TestDeployToARealAPIServer(t *testing.T) {
 			t.Errorf("hoist's configmap is still there")
 		}
 		for _, get := range []func() error{
-			func() error { _, err := cs.AppsV1().Deployments(f.ns).Get(ctx, f.family, metav1.GetOptions{}); return err },
+			func() error {
+				_, err := cs.AppsV1().Deployments(f.ns).Get(ctx, f.family, metav1.GetOptions{})
+				return err
+			},
 			func() error { _, err := cs.CoreV1().Services(f.ns).Get(ctx, f.family, metav1.GetOptions{}); return err },
 			func() error {
 				_, err := cs.CoreV1().Secrets(f.ns).Get(ctx, f.family+"-secrets", metav1.GetOptions{})
