@@ -143,47 +143,71 @@ type TomcatOptions struct {
 // servlet, and a data source holding the password.
 func Tomcat(t testing.TB, o TomcatOptions) (*exec.Cmd, int) {
 	t.Helper()
-	home := "/usr/share/tomcat10"
-	if _, err := os.Stat(filepath.Join(home, "bin", "catalina.sh")); err != nil {
+	if _, err := os.Stat(filepath.Join(TomcatHome, "bin", "catalina.sh")); err != nil {
 		t.Skip("Debian's tomcat10 is not installed (make deps installs it)")
 	}
 	if _, err := exec.LookPath("javac"); err != nil {
 		t.Skip("no JDK (make deps)")
-	}
-	if o.JavaOpts == "" {
-		o.JavaOpts = "-Xmx256m"
-	}
-	if o.Ready == "" {
-		o.Ready = "/shop/hello"
 	}
 	base, err := os.MkdirTemp("", "hoist-tomcat-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	_ = os.Chmod(base, 0o755)
-	write := func(p, s string) {
+	port := FreePort(t)
+	cmd, err := TomcatBase(base, port, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	start(t, cmd)
+	if o.Ready == "" {
+		o.Ready = "/shop/hello"
+	}
+	if err := WaitHTTP(fmt.Sprintf("http://127.0.0.1:%d%s", port, o.Ready), 2*time.Minute); err != nil {
+		t.Fatalf("Tomcat did not start: %v\n%s", err, logs.String())
+	}
+	return cmd, port
+}
+
+// TomcatHome is Debian's tomcat10.
+const TomcatHome = "/usr/share/tomcat10"
+
+// TomcatBase makes a CATALINA_BASE in the empty directory base for Debian's
+// Tomcat 10 listening on 127.0.0.1:port, with a "shop" web app (static
+// pages, a data source whose password is o.Password, o.Servlet compiled
+// when set), and returns the command that runs it in the foreground (not
+// started). hoist-bench uses it too.
+func TomcatBase(base string, port int, o TomcatOptions) (*exec.Cmd, error) {
+	if o.JavaOpts == "" {
+		o.JavaOpts = "-Xmx256m"
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		return nil, err
+	}
+	write := func(p, s string) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		return os.WriteFile(p, []byte(s), 0o644)
 	}
 	for _, d := range []string{"conf", "logs", "temp", "work", "webapps/ROOT", "webapps/shop/WEB-INF/classes", "lib"} {
 		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	for _, f := range []string{"web.xml", "logging.properties", "catalina.properties", "context.xml"} {
 		data, err := os.ReadFile(filepath.Join("/etc/tomcat10", f))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		write(filepath.Join(base, "conf", f), string(data))
+		if err := write(filepath.Join(base, "conf", f), string(data)); err != nil {
+			return nil, err
+		}
 	}
-	port := FreePort(t)
-	write(filepath.Join(base, "conf", "server.xml"), fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+	files := map[string]string{
+		"conf/server.xml": fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
@@ -192,29 +216,33 @@ func Tomcat(t testing.TB, o TomcatOptions) (*exec.Cmd, int) {
     </Engine>
   </Service>
 </Server>
-`, port))
-	write(filepath.Join(base, "webapps", "ROOT", "index.html"), "<html><body>root</body></html>\n")
-	write(filepath.Join(base, "webapps", "shop", "index.html"), "<html><body>shop</body></html>\n")
-	write(filepath.Join(base, "webapps", "shop", "META-INF", "context.xml"), fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+`, port),
+		"webapps/ROOT/index.html": "<html><body>root</body></html>\n",
+		"webapps/shop/index.html": "<html><body>shop</body></html>\n",
+		"webapps/shop/META-INF/context.xml": fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Context>
   <Resource name="jdbc/ShopDB" auth="Container" type="javax.sql.DataSource"
             url="jdbc:mysql://shopdb.internal.example:3306/shop" username="shop" password="%s"/>
 </Context>
-`, o.Password))
-	if o.Servlet != "" {
-		src := filepath.Join(t.TempDir(), "Hello.java")
-		write(src, o.Servlet)
-		if out, err := exec.Command("javac", "-cp", filepath.Join(home, "lib", "servlet-api.jar"), "-d", filepath.Join(base, "webapps", "shop", "WEB-INF", "classes"), src).CombinedOutput(); err != nil {
-			t.Fatalf("javac: %v\n%s", err, out)
+`, o.Password),
+	}
+	for name, body := range files {
+		if err := write(filepath.Join(base, name), body); err != nil {
+			return nil, err
 		}
 	}
-	cmd := exec.Command(filepath.Join(home, "bin", "catalina.sh"), "run")
-	cmd.Env = append(os.Environ(), "CATALINA_HOME="+home, "CATALINA_BASE="+base, "CATALINA_TMPDIR="+filepath.Join(base, "temp"), "JAVA_OPTS="+o.JavaOpts)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	start(t, cmd)
-	if err := WaitHTTP(fmt.Sprintf("http://127.0.0.1:%d%s", port, o.Ready), 2*time.Minute); err != nil {
-		t.Fatalf("Tomcat did not start: %v\n%s", err, logs.String())
+	if o.Servlet != "" {
+		src := filepath.Join(base, "temp", "Hello.java")
+		if err := write(src, o.Servlet); err != nil {
+			return nil, err
+		}
+		out, err := exec.Command("javac", "-cp", filepath.Join(TomcatHome, "lib", "servlet-api.jar"), "-d", filepath.Join(base, "webapps", "shop", "WEB-INF", "classes"), src).CombinedOutput()
+		_ = os.Remove(src)
+		if err != nil {
+			return nil, fmt.Errorf("javac: %v\n%s", err, out)
+		}
 	}
-	return cmd, port
+	cmd := exec.Command(filepath.Join(TomcatHome, "bin", "catalina.sh"), "run")
+	cmd.Env = append(os.Environ(), "CATALINA_HOME="+TomcatHome, "CATALINA_BASE="+base, "CATALINA_TMPDIR="+filepath.Join(base, "temp"), "JAVA_OPTS="+o.JavaOpts)
+	return cmd, nil
 }

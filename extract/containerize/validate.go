@@ -64,6 +64,10 @@ type Validation struct {
 	// StartToReady is the time from the task's creation to the last port
 	// answering (and the health check path answering, when there is one).
 	StartToReady time.Duration `json:"startToReadyNs"`
+	// Created is the part of StartToReady spent creating the task
+	// (containerd's shim and runc create: namespaces, mounts, cgroups)
+	// before the app's process could start.
+	Created time.Duration `json:"createdNs,omitempty"`
 	Log          string        `json:"log,omitempty"`
 }
 
@@ -161,7 +165,7 @@ func Validate(ctx context.Context, a *discover.Analysis, image string, uses []Se
 	o.Logf("validation run: started %s in its own network namespace (task created in %s, started %s later); waiting for its ports",
 		image, created.Round(time.Millisecond), (time.Since(start) - created).Round(time.Millisecond))
 
-	v := &Validation{}
+	v := &Validation{Created: created}
 	ports := append([]discover.ExposedPort(nil), a.ContainerParameters.Ports...)
 	sort.Slice(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
 	hc := a.ContainerParameters.HealthCheck
