@@ -25,7 +25,17 @@ not). A scheduled app gets a schedule instead of a service.
 Fields the local runtime does not run (IAM roles, awslogs, ...) are listed
 on stderr with --verbose and under "ignored" in the result.
 
---delete drains and removes the app's service (or schedule).`,
+--delete drains and removes the app's service (or schedule).
+
+--target kubernetes applies APP/deploy/kubernetes with server-side apply
+(field manager hoist) to the cluster of --kubeconfig/--context and waits
+for the rollout; --dry-run asks the server what would change; --delete
+removes only what hoist applied (docs/kubernetes.md).
+
+--target ecs|apprunner pushes the image to ECR and creates or updates the
+CloudFormation stack through a change set, shown before it is applied
+(--yes applies without asking); --dry-run stops after the change set;
+--register-only (ecs) only registers the task definition (docs/aws.md).`,
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "target", Value: "local", Usage: "local, kubernetes, ecs or apprunner"},
 			&cli.BoolFlag{Name: "delete", Usage: "remove what hoist deployed for the app from the target"},
