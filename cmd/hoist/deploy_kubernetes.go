@@ -1,15 +1,88 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/urfave/cli/v2"
+
+	"github.com/hoistctl/hoist/deploy/kubernetes"
 )
 
 // kubernetesDeployFlags are the flags of `hoist deploy --target kubernetes`.
 func kubernetesDeployFlags() []cli.Flag {
-	return nil
+	return []cli.Flag{
+		// Not bound to $KUBECONFIG: the loader reads it (a list of files,
+		// merged) as kubectl does when --kubeconfig is not given.
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubernetes: kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)"},
+		&cli.StringFlag{Name: "context", Usage: "kubernetes: kubeconfig context (default the current context)"},
+		&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "kubernetes: namespace for the app's objects instead of the manifests' (kubernetes.namespace in deployment.json)"},
+		&cli.BoolFlag{Name: "force-conflicts", Usage: "kubernetes: take over fields another field manager (kubectl edit, a controller) set to other values"},
+	}
 }
 
-// deployKubernetes applies APP/deploy/kubernetes to a cluster.
+// deployKubernetes applies APP/deploy/kubernetes to a cluster (or, with
+// --delete, removes what hoist applied there).
 func deployKubernetes(c *cli.Context, g *globals, id string) error {
-	return usageError{"deploy --target kubernetes: not available in this build yet"}
+	o := kubernetes.Options{
+		Workspace: g.workspace, ID: id,
+		Kubeconfig: c.String("kubeconfig"), Context: c.String("context"), Namespace: c.String("namespace"),
+		ForceConflicts: c.Bool("force-conflicts"), DryRun: c.Bool("dry-run"),
+		Wait: !c.Bool("no-wait"), Timeout: c.Duration("timeout"),
+		Progress: g.stderr, Logf: g.logf,
+	}
+	if o.Timeout <= 0 {
+		return usageError{fmt.Sprintf("deploy --timeout %s: give a positive duration, for example --timeout 5m", o.Timeout)}
+	}
+	var res *kubernetes.Result
+	var err error
+	if c.Bool("delete") {
+		if o.ForceConflicts {
+			return usageError{"deploy --delete takes no --force-conflicts"}
+		}
+		res, err = kubernetes.Delete(c.Context, o)
+	} else {
+		res, err = kubernetes.Deploy(c.Context, o)
+	}
+	if res != nil {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(g.stderr, "warning: %s\n", w)
+		}
+		if rerr := render(g, res, func(w *tabw) { kubernetesTable(w, res) }); rerr != nil {
+			return rerr
+		}
+	}
+	// A conflict, a refusal of the cluster's authorization or a failed
+	// rollout exit 1; their messages say what to do.
+	return err
+}
+
+func kubernetesTable(w *tabw, r *kubernetes.Result) {
+	fmt.Fprintf(w, "app\t%s\n", r.App)
+	fmt.Fprintf(w, "cluster\t%s (context %s)\n", r.Cluster, orDash(r.Context))
+	fmt.Fprintf(w, "namespace\t%s\n", orDash(r.Namespace))
+	if len(r.Images) > 0 {
+		fmt.Fprintf(w, "image\t%s\n", strings.Join(r.Images, ", "))
+	}
+	verb := ""
+	if r.DryRun {
+		verb = "would be "
+	}
+	for _, o := range r.Objects {
+		line := verb + o.Action
+		if o.Note != "" {
+			line += " (" + o.Note + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\n", o.Ref, line)
+	}
+	for _, ro := range r.Rollouts {
+		line := ro.Outcome
+		if ro.Replicas > 0 || ro.Outcome == kubernetes.RolloutComplete || ro.Outcome == kubernetes.RolloutTimedOut {
+			line += fmt.Sprintf(" (%d of %d available)", ro.Available, ro.Replicas)
+		}
+		fmt.Fprintf(w, "rollout %s\t%s\n", ro.Ref, line)
+		for _, p := range ro.Pods {
+			fmt.Fprintf(w, "  pod %s\t%s\n", p.Name, strings.TrimPrefix(p.String(), p.Name+": "))
+		}
+	}
 }

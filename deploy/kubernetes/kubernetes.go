@@ -345,14 +345,21 @@ func (c *cluster) apply(ctx context.Context, p planned, o Options, missingNS map
 	u := p.obj
 	out := Object{Ref: ref(p.gvk(), u.GetName()), APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: u.GetName(), Namespace: u.GetNamespace(), File: p.file}
 	r := p.resource(c)
+	isNamespace := u.GetKind() == "Namespace" && p.gvk().Group == ""
 	before, err := r.Get(ctx, u.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		before = nil
+	case isNamespace && apierrors.IsForbidden(err):
+		// A user with rights in the namespace only (a RoleBinding there)
+		// may not read Namespace objects; the namespace then exists or
+		// the objects in it fail with a clear message.
+		out.Action, out.Note = ActionSkipped, "hoist may not read namespaces (a cluster-wide permission); left as it is"
+		return out, nil
 	case err != nil:
 		return out, c.explain("reading "+out.Ref, err)
 	}
-	if u.GetKind() == "Namespace" && p.gvk().Group == "" && before != nil && before.GetLabels()[ManagedByLabel] != ManagedByValue {
+	if isNamespace && before != nil && before.GetLabels()[ManagedByLabel] != ManagedByValue {
 		out.Action, out.Note = ActionSkipped, "exists and is not hoist's: left as it is"
 		out.ResourceVersion = before.GetResourceVersion()
 		return out, nil
@@ -379,7 +386,7 @@ func (c *cluster) apply(ctx context.Context, p planned, o Options, missingNS map
 	switch {
 	case before == nil:
 		out.Action = ActionCreated
-		if o.DryRun && u.GetKind() == "Namespace" && p.gvk().Group == "" {
+		if o.DryRun && isNamespace {
 			missingNS[u.GetName()] = true
 		}
 	case before.GetResourceVersion() == after.GetResourceVersion() && !o.DryRun:
@@ -485,9 +492,11 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 		ns = o.Namespace
 	}
 	kinds := append([]schema.GroupKind{}, deleteKinds...)
+	inManifests := map[schema.GroupKind]bool{}
 	if ms, _, err := readManifests(ws, id); err == nil {
 		for _, m := range ms {
 			gk := m.gvk().GroupKind()
+			inManifests[gk] = true
 			if gk.Kind != "Namespace" && !containsGK(kinds, gk) {
 				kinds = append(kinds, gk)
 			}
@@ -522,6 +531,13 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 		list, err := r.List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+				continue
+			}
+			if apierrors.IsForbidden(err) && !inManifests[gk] {
+				// A kind hoist looks for in case an earlier generation
+				// had it; a user with rights in the namespace only may
+				// not list cluster-wide ones (StorageClass).
+				res.Warnings = append(res.Warnings, fmt.Sprintf("not allowed to list %s, so none were deleted: %s", mapping.Resource.Resource, apiMessage(err)))
 				continue
 			}
 			return res, c.explain("listing "+mapping.Resource.Resource+" labelled "+selector, err)

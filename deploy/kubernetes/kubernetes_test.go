@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -281,6 +282,74 @@ func TestDeployToARealAPIServer(t *testing.T) {
 		}
 		if res == nil || len(res.Rollouts) != 1 || res.Rollouts[0].Outcome != RolloutTimedOut {
 			t.Errorf("result: %+v", res)
+		}
+	})
+
+	t.Run("a user with rights in the namespace only", func(t *testing.T) {
+		// (The aggregated "admin" ClusterRole gets its rules from
+		// kube-controller-manager, which this cluster does not run.)
+		role := &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: f.ns},
+			Rules: []rbacv1.PolicyRule{{
+				APIGroups: []string{"", "apps", "batch", "autoscaling", "networking.k8s.io", "policy", "rbac.authorization.k8s.io"},
+				// Not "*": that would cover the namespace object itself.
+				Resources: []string{"configmaps", "secrets", "services", "serviceaccounts", "persistentvolumeclaims", "pods", "deployments", "statefulsets",
+					"cronjobs", "jobs", "horizontalpodautoscalers", "ingresses", "networkpolicies", "poddisruptionbudgets", "roles", "rolebindings"},
+				Verbs: []string{"*"},
+			}},
+		}
+		if _, err := cs.RbacV1().Roles(f.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "team-dev-deployer", Namespace: f.ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "deployer"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "team-dev"}},
+		}
+		if _, err := cs.RbacV1().RoleBindings(f.ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		admin, err := os.ReadFile(srv.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := os.WriteFile(kc, []byte(strings.Replace(string(admin), "    client-key: ", "    as: team-dev\n    client-key: ", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o := opts()
+		o.Kubeconfig = kc
+		var res *Result
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			// The authorizer sees the new binding within moments.
+			if res, err = Deploy(ctx, o); !errors.Is(err, ErrForbidden) || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range wantRefs {
+			want := ActionUnchanged
+			if strings.HasPrefix(r, "namespace/") {
+				want = ActionSkipped
+			}
+			if a := actions(res)[r]; a != want {
+				t.Errorf("%s: %s, want %s", r, a, want)
+			}
+		}
+		// A dry-run delete: what is in the namespace, and a warning for
+		// the cluster-wide kind the user may not list.
+		o.DryRun = true
+		res, err = Delete(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(res.Objects); n != len(wantRefs)-1 {
+			t.Errorf("%d objects, want %d: %+v", n, len(wantRefs)-1, res.Objects)
+		}
+		if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "storageclasses") {
+			t.Errorf("warnings: %s", w)
 		}
 	})
 
