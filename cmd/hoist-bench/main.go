@@ -5,6 +5,7 @@
 // and the sample app, and stops exactly what it started.
 //
 //	hoist-bench containerize    image size, build and rebuild times, start time
+//	hoist-bench runtime         deploy to first response, load balancer, 100 tasks
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
 			&cli.IntFlag{Name: "runs", Value: 3, Usage: "repetitions of each start-time measurement (the median is reported)"},
 		},
-		Commands: []*cli.Command{containerizeCommand()},
+		Commands: []*cli.Command{containerizeCommand(), runtimeCommand()},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "hoist-bench: %v\n", err)

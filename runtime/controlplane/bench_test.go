@@ -15,6 +15,7 @@ import (
 
 	hoistrt "github.com/hoistctl/hoist/runtime"
 	"github.com/hoistctl/hoist/runtime/api"
+	"github.com/hoistctl/hoist/runtime/lb/wrk"
 )
 
 func benchEngine(b *testing.B) (hoistrt.Config, *api.Client) { return engine(b) }
@@ -202,45 +203,16 @@ func BenchmarkLoadBalancerWrk(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for range b.N {
-				out, err := exec.Command("wrk", "-t2", "-c32", "-d5s", "--latency", tc.url).CombinedOutput()
+				r, err := wrk.Run(tc.url, 2, 32, 5*time.Second)
 				if err != nil {
-					b.Fatalf("wrk: %v\n%s", err, out)
+					b.Fatal(err)
 				}
-				rps, p99 := parseWrk(string(out))
-				if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
-					b.Errorf("wrk saw errors:\n%s", out)
+				if r.Errors != "" {
+					b.Errorf("wrk saw errors: %s", r.Errors)
 				}
-				b.ReportMetric(rps, "req/s")
-				b.ReportMetric(p99, "p99-ms")
+				b.ReportMetric(r.RPS, "req/s")
+				b.ReportMetric(float64(r.P99.Microseconds())/1000, "p99-ms")
 			}
 		})
 	}
-}
-
-// parseWrk reads Requests/sec and the 99% latency (in ms) from wrk's
-// report.
-func parseWrk(out string) (rps, p99 float64) {
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) == 2 && f[0] == "Requests/sec:":
-			rps, _ = strconv.ParseFloat(f[1], 64)
-		case len(f) == 2 && f[0] == "99%":
-			p99 = wrkDuration(f[1])
-		}
-	}
-	return rps, p99
-}
-
-func wrkDuration(s string) float64 {
-	for _, u := range []struct {
-		suffix string
-		ms     float64
-	}{{"us", 0.001}, {"ms", 1}, {"s", 1000}, {"m", 60000}} {
-		if strings.HasSuffix(s, u.suffix) {
-			v, _ := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
-			return v * u.ms
-		}
-	}
-	return 0
 }

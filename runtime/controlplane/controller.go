@@ -81,6 +81,11 @@ type rtask struct {
 	done      chan struct{}
 	cancel    context.CancelFunc
 	inLB      bool
+	// portsMapped: the host ports answer (a task is healthy only then);
+	// portsDone is closed when their mapping has finished or failed.
+	portsMapped bool
+	portsDone   chan struct{}
+	portsTook   time.Duration
 	// cpu sampling for target tracking
 	lastCPU  uint64
 	lastTime time.Time
@@ -299,6 +304,7 @@ func (c *Controller) updateHealth(t *rtask) {
 			h = api.HealthUnhealthy
 		case hasCheck && t.ctrHealth != api.HealthHealthy:
 		case hasLB && t.lbState != lb.StateHealthy:
+		case !t.portsMapped:
 		default:
 			h = api.HealthHealthy
 		}
@@ -309,6 +315,7 @@ func (c *Controller) updateHealth(t *rtask) {
 	t.HealthStatus = h
 	if h == api.HealthHealthy && t.HealthyAt.IsZero() {
 		t.HealthyAt = time.Now().UTC()
+		c.o.Logf("control plane: task %s of %s healthy %s after it was started, %s after it was created (host ports mapped in %s)", t.TaskID[:12], t.Group, t.HealthyAt.Sub(t.StartedAt).Round(time.Millisecond), t.HealthyAt.Sub(t.CreatedAt).Round(time.Millisecond), t.portsTook.Round(time.Millisecond))
 		if s := c.svcs[t.ServiceName]; s != nil {
 			s.failures = 0
 			s.nextLaunch = time.Time{}

@@ -13,9 +13,12 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/containerd/containerd/v2/pkg/netns"
 	gocni "github.com/containerd/go-cni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/hoistctl/hoist/runtime/api"
 )
@@ -24,8 +27,14 @@ import (
 // made by Debian's CNI plugins (bridge + host-local + portmap, loopback),
 // with host ports on 127.0.0.1 mapped to the task's ports.
 type network struct {
-	opts    Options
+	opts Options
+	// cni is the whole network (bridge, then portmap), which teardown
+	// removes; bridge is its first plugin alone, which attach sets up
+	// before a task starts. The host ports are mapped by mapPorts while
+	// the task starts: nothing in the task needs them, and the portmap
+	// plugin's iptables work took as long as the bridge's.
 	cni     gocni.CNI
+	bridge  gocni.CNI
 	mu      sync.Mutex
 	ports   map[int]string // host port -> task ID
 	netName string
@@ -41,33 +50,37 @@ func newNetwork(o Options) (*network, error) {
 		return nil, fmt.Errorf("task subnet %q: %w", o.Subnet, err)
 	}
 	n := &network{opts: o, ports: map[int]string{}, netName: "hoist-" + o.Bridge}
-	conf := map[string]any{
-		"cniVersion": "1.0.0",
-		"name":       n.netName,
-		"plugins": []any{
-			map[string]any{
-				"type": "bridge", "bridge": o.Bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": o.Subnet}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": filepath.Join(o.DataDir, "cni"),
-				},
-			},
-			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true},
+	bridge := map[string]any{
+		"type": "bridge", "bridge": o.Bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
+		"ipam": map[string]any{
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": o.Subnet}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": filepath.Join(o.DataDir, "cni"),
 		},
 	}
-	data, _ := json.Marshal(conf)
-	c, err := gocni.New(gocni.WithPluginDir([]string{o.CNIPluginDir}), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
-	if err != nil {
+	load := func(plugins ...any) (gocni.CNI, error) {
+		data, _ := json.Marshal(map[string]any{"cniVersion": "1.0.0", "name": n.netName, "plugins": plugins})
+		c, err := gocni.New(gocni.WithPluginDir([]string{o.CNIPluginDir}), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Load(gocni.WithConfListBytes(data), gocni.WithLoNetwork); err != nil {
+			return nil, fmt.Errorf("loading the CNI configuration: %w", err)
+		}
+		return c, nil
+	}
+	var err error
+	if n.cni, err = load(bridge, portmapConf); err != nil {
 		return nil, err
 	}
-	if err := c.Load(gocni.WithConfListBytes(data), gocni.WithLoNetwork); err != nil {
-		return nil, fmt.Errorf("loading the CNI configuration: %w", err)
+	if n.bridge, err = load(bridge); err != nil {
+		return nil, err
 	}
-	n.cni = c
 	return n, nil
 }
+
+var portmapConf = map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true}
 
 // reserve allocates the host ports of a task's port mappings: fixed ones
 // must be free, 0 gets a free port.
@@ -185,12 +198,15 @@ func (n *network) newNetns() (string, error) {
 	return ns.GetPath(), nil
 }
 
-// attach puts a netns on the bridge and maps its host ports; it returns
-// the task's address on the bridge. On failure teardown cleans up.
-func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Binding) (string, error) {
-	res, err := n.cni.Setup(ctx, taskID, nsPath, portOpts(bs)...)
+// attach puts a netns on the bridge; it returns the task's address on the
+// bridge and the bridge plugin's result, which mapPorts chains to. On
+// failure teardown cleans up.
+func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Binding, tr *trace) (string, *types100.Result, error) {
+	t0 := time.Now()
+	res, err := n.bridge.Setup(ctx, taskID, nsPath)
+	tr.mark("cni bridge", time.Since(t0))
 	if err != nil {
-		return "", fmt.Errorf("attaching the task to bridge %s: %w", n.opts.Bridge, err)
+		return "", nil, fmt.Errorf("attaching the task to bridge %s: %w", n.opts.Bridge, err)
 	}
 	var ip string
 	for name, c := range res.Interfaces {
@@ -204,15 +220,68 @@ func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Bi
 		}
 	}
 	if ip == "" {
-		return "", errors.New("the CNI bridge plugin gave the task no IPv4 address")
+		return "", nil, errors.New("the CNI bridge plugin gave the task no IPv4 address")
+	}
+	var prev *types100.Result
+	for _, r := range res.Raw() {
+		for _, i := range r.Interfaces {
+			if i.Sandbox != "" && i.Name != "lo" {
+				prev = r
+			}
+		}
 	}
 	// Connections to 127.0.0.1:hostPort are DNATed to the bridge, which
 	// the kernel only routes with route_localnet on.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+n.opts.Bridge+"/route_localnet", []byte("1"), 0o644)
+	t0 = time.Now()
 	if err := loopbackForward(nsPath, bs); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return ip, nil
+	tr.mark("loopback forward", time.Since(t0))
+	return ip, prev, nil
+}
+
+// mapPorts maps the task's host ports on 127.0.0.1 to its address: the
+// portmap plugin, chained to the bridge plugin's result as it would be in
+// the whole network's list (whose removal in teardown deletes them).
+func (n *network) mapPorts(ctx context.Context, taskID, nsPath string, prev *types100.Result, bs []api.Binding) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	if prev == nil {
+		return errors.New("mapping host ports: no result from the bridge plugin to chain to")
+	}
+	type mapping struct {
+		HostPort      int    `json:"hostPort"`
+		ContainerPort int    `json:"containerPort"`
+		Protocol      string `json:"protocol"`
+		HostIP        string `json:"hostIP"`
+	}
+	var pm []mapping
+	for _, b := range bs {
+		pm = append(pm, mapping{HostPort: b.HostPort, ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostIP: "127.0.0.1"})
+	}
+	// The result in the plugin's own version (the library writes its
+	// newest, which Debian's plugins do not read).
+	res := *prev
+	res.CNIVersion = "1.0.0"
+	conf := map[string]any{"cniVersion": "1.0.0", "name": n.netName, "runtimeConfig": map[string]any{"portMappings": pm}, "prevResult": &res}
+	for k, v := range portmapConf {
+		conf[k] = v
+	}
+	data, err := json.Marshal(conf)
+	if err != nil {
+		return err
+	}
+	plugin, err := invoke.FindInPath("portmap", []string{n.opts.CNIPluginDir})
+	if err != nil {
+		return err
+	}
+	args := &invoke.Args{Command: "ADD", ContainerID: taskID, NetNS: nsPath, IfName: "eth0", Path: n.opts.CNIPluginDir}
+	if _, err := invoke.ExecPluginWithResult(ctx, plugin, data, args, nil); err != nil {
+		return fmt.Errorf("mapping the task's host ports: %w", err)
+	}
+	return nil
 }
 
 // loopbackForward makes a legacy app that listens on 127.0.0.1 (common

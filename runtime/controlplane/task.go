@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hoistctl/hoist/runtime/api"
@@ -59,6 +61,7 @@ func (c *Controller) start(t *rtask) {
 
 func (c *Controller) create(ctx context.Context, t *rtask) error {
 	cd := t.td.ContainerDefinitions[0]
+	tr := newTrace()
 	img, err := c.cc.GetImage(ctx, normalizeImage(cd.Image))
 	if errdefs.IsNotFound(err) {
 		return fmt.Errorf("CannotPullContainerError: image %q is not in the engine's image store; build it with `hoist containerize APP`", cd.Image)
@@ -66,11 +69,31 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	if err != nil {
 		return fmt.Errorf("CannotPullContainerError: reading image %q from the engine: %w", cd.Image, err)
 	}
-	if ok, _ := img.IsUnpacked(ctx, ""); !ok {
-		if err := img.Unpack(ctx, ""); err != nil {
-			return fmt.Errorf("CannotPullContainerError: unpacking %s: %w", cd.Image, err)
+	// The image is unpacked (the first task of a new image) while the
+	// task's network is made: the two do not depend on each other.
+	unpacked := make(chan error, 1)
+	go func() {
+		if ok, _ := img.IsUnpacked(ctx, ""); ok {
+			unpacked <- nil
+			return
 		}
+		t0 := time.Now()
+		err := img.Unpack(ctx, "")
+		tr.mark("unpack", time.Since(t0))
+		if err != nil {
+			err = fmt.Errorf("CannotPullContainerError: unpacking %s: %w", cd.Image, err)
+		}
+		unpacked <- err
+	}()
+	unpackDone := false
+	var unpackErr error
+	waitUnpack := func() error {
+		if !unpackDone {
+			unpackDone, unpackErr = true, <-unpacked
+		}
+		return unpackErr
 	}
+	defer waitUnpack()
 	bindings, err := c.net.reserve(t.TaskID, cd.PortMappings)
 	if err != nil {
 		return err
@@ -83,6 +106,7 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 		c.net.release(bindings)
 		return err
 	}
+	tr.step("netns")
 	c.mu.Lock()
 	t.Netns = nsPath
 	c.saveTask(t)
@@ -95,7 +119,13 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	}
 	attached := make(chan attachResult, 1)
 	go func() {
-		ip, err := c.net.attach(ctx, t.TaskID, nsPath, bindings)
+		t0 := time.Now()
+		ip, prev, err := c.net.attach(ctx, t.TaskID, nsPath, bindings, tr)
+		tr.mark("network", time.Since(t0))
+		if err == nil {
+			// While the container is still being created.
+			c.mapPorts(t, nsPath, prev, bindings)
+		}
 		attached <- attachResult{ip, err}
 	}()
 	var netErr error
@@ -114,6 +144,10 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 		return netErr
 	}
 	defer waitNet()
+	if err := waitUnpack(); err != nil {
+		return err
+	}
+	tr.step("image")
 
 	env := make([]string, 0, len(cd.Environment)+len(cd.Secrets))
 	for _, e := range cd.Environment {
@@ -184,6 +218,7 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	if err != nil {
 		return fmt.Errorf("CannotCreateContainerError: %w", err)
 	}
+	tr.step("container")
 	spec, err := ctr.Spec(ctx)
 	if err == nil {
 		c.ownVolumes(t, spec)
@@ -193,16 +228,19 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 		_ = ctr.Delete(ctx, containerd.WithSnapshotCleanup)
 		return fmt.Errorf("CannotStartContainerError: %w", err)
 	}
+	tr.step("task create")
 	c.mu.Lock()
 	t.ctr, t.ctask, t.PID = ctr, ctask, int(ctask.Pid())
 	c.setStatus(t, api.StatusPending)
 	c.mu.Unlock()
 	err = waitNet()
+	tr.step("network wait")
 	if err == nil && c.purging.Load() {
 		err = errPurged
 	}
 	if err == nil {
 		err = ctask.Start(ctx)
+		tr.step("start")
 	}
 	if err != nil {
 		_, _ = ctask.Delete(ctx, containerd.WithProcessKill)
@@ -212,8 +250,69 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 		c.mu.Unlock()
 		return fmt.Errorf("CannotStartContainerError: %w", err)
 	}
+	c.o.Logf("control plane: task %s of %s started in %s (%s)", t.TaskID[:12], t.Group, time.Since(t.CreatedAt).Round(time.Millisecond), tr)
 	c.running(t)
 	return nil
+}
+
+// mapPorts maps the task's host ports while it starts; the task is not
+// healthy before they are mapped, so a healthy task's host ports answer.
+// A task whose ports cannot be mapped is stopped as failed to start.
+func (c *Controller) mapPorts(t *rtask, nsPath string, prev *types100.Result, bs []api.Binding) {
+	done := make(chan struct{})
+	c.mu.Lock()
+	t.portsDone = done
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		t0 := time.Now()
+		err := c.net.mapPorts(c.ctx, t.TaskID, nsPath, prev, bs)
+		c.mu.Lock()
+		t.portsTook = time.Since(t0)
+		defer c.mu.Unlock()
+		if err != nil {
+			c.o.Logf("control plane: task %s: %v", t.TaskID, err)
+			if t.DesiredStatus == api.StatusRunning {
+				t.failed = true
+				c.stopTask(t, api.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error())
+			}
+			return
+		}
+		t.portsMapped = true
+		c.updateHealth(t)
+	}()
+}
+
+// trace notes how long the steps of a task's start took, for the
+// supervisor's log: where the time from PROVISIONING to RUNNING goes.
+type trace struct {
+	mu    sync.Mutex
+	last  time.Time
+	steps []string
+}
+
+func newTrace() *trace { return &trace{last: time.Now()} }
+
+// step ends a step of the starting goroutine.
+func (tr *trace) step(name string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	now := time.Now()
+	tr.steps = append(tr.steps, fmt.Sprintf("%s %dms", name, now.Sub(tr.last).Milliseconds()))
+	tr.last = now
+}
+
+// mark notes a step that ran beside the others.
+func (tr *trace) mark(name string, d time.Duration) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.steps = append(tr.steps, fmt.Sprintf("[%s %dms]", name, d.Milliseconds()))
+}
+
+func (tr *trace) String() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return strings.Join(tr.steps, ", ")
 }
 
 // running marks a started (or adopted) task RUNNING and starts its health
@@ -410,8 +509,26 @@ func (c *Controller) monitor(t *rtask) {
 	}
 }
 
-// exited handles a task whose process ended.
+// exited handles a task whose process ended. A task that had been healthy
+// is out of its load balancer and its replacement on the way at once,
+// before its container and network are cleaned up; one that never was
+// waits for finalize, which applies the crash-loop back-off first.
 func (c *Controller) exited(t *rtask, code *int) {
+	c.mu.Lock()
+	own := t.DesiredStatus == api.StatusRunning
+	if own {
+		t.DesiredStatus = api.StatusStopped
+		t.StopCode = api.StopEssentialContainerExited
+		t.failed = t.HealthyAt.IsZero()
+	}
+	if s := c.svcs[t.ServiceName]; s != nil && s.lb != nil && t.inLB {
+		s.lb.Deregister(t.TaskID) // its process is gone: nothing to drain
+		t.inLB = false
+	}
+	if own && !t.failed && !fixedHostPort(t.td) {
+		c.kick()
+	}
+	c.mu.Unlock()
 	if code != nil && *code == 137 && !t.oom.Load() {
 		// The OOM event may trail the exit.
 		time.Sleep(200 * time.Millisecond)
@@ -419,10 +536,7 @@ func (c *Controller) exited(t *rtask, code *int) {
 	c.mu.Lock()
 	t.ExitCode = code
 	t.OOMKilled = t.oom.Load()
-	if t.DesiredStatus == api.StatusRunning {
-		t.DesiredStatus = api.StatusStopped
-		t.StopCode = api.StopEssentialContainerExited
-		t.failed = t.HealthyAt.IsZero()
+	if own {
 		switch {
 		case t.OOMKilled:
 			t.StoppedReason = fmt.Sprintf("OutOfMemoryError: Container killed due to memory usage (limit %d MiB)", memoryLimit(t.td))
@@ -435,6 +549,17 @@ func (c *Controller) exited(t *rtask, code *int) {
 	}
 	c.mu.Unlock()
 	c.finalize(t, nil)
+}
+
+// fixedHostPort says whether a task definition maps a fixed host port: its
+// replacement can only start once the port is released.
+func fixedHostPort(td *api.TaskDefinition) bool {
+	for _, pm := range td.ContainerDefinitions[0].PortMappings {
+		if pm.HostPort != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // stopTask drains a task from its load balancer, then stops it (SIGTERM,
@@ -537,8 +662,12 @@ func (c *Controller) finalize(t *rtask, _ error) {
 		s.lb.Deregister(t.TaskID) // its process is gone: nothing to drain
 		t.inLB = false
 	}
-	ctr, ctask := t.ctr, t.ctask
+	ctr, ctask, portsDone := t.ctr, t.ctask, t.portsDone
 	c.mu.Unlock()
+	if portsDone != nil {
+		// Rules made after teardown would outlive the task.
+		<-portsDone
+	}
 	var errs []error
 	if ctask != nil {
 		if _, err := ctask.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
@@ -805,6 +934,7 @@ func (c *Controller) adopt(ctx context.Context) error {
 			continue
 		}
 		t.PID = int(ctask.Pid())
+		t.portsMapped = true
 		if t.DesiredStatus == api.StatusStopped {
 			// It was being stopped: finish that.
 			c.mu.Lock()

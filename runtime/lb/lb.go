@@ -342,13 +342,15 @@ func (l *LB) check(t *target) {
 	var ok, fail int
 	// The first check runs at once: a target that is up takes traffic
 	// without waiting a whole interval. While a target is still initial
-	// (starting), it is checked every initialInterval so that it takes
-	// traffic as soon as it answers; its failures still count only once
-	// per Interval, so it turns unhealthy no sooner than it would with
-	// checks at the configured interval.
+	// (starting), it is checked again after 10 ms, 20 ms, 40 ms ... and
+	// then every initialInterval, so that it takes traffic as soon as it
+	// answers; its failures still count only once per Interval, so it
+	// turns unhealthy no sooner than it would with checks at the
+	// configured interval.
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastCounted time.Time
+	initialDelay := firstRecheck
 	for {
 		select {
 		case <-t.stop:
@@ -379,16 +381,28 @@ func (l *LB) check(t *target) {
 			l.cfg.Logf("lb %s: target %s (%s) is %s", l.cfg.Name, t.id, t.addr, next)
 			l.cfg.OnChange(t.id, next)
 		}
-		if t.State() == StateInitial && l.cfg.Interval > initialInterval {
+		switch {
+		case t.State() == StateInitial && initialDelay < min(l.cfg.Interval, initialInterval):
+			// A starting target is asked again soon: the process has
+			// just been started and a small one listens within
+			// milliseconds. The pace slows to initialInterval for a
+			// slow starter (a JVM).
+			timer.Reset(initialDelay)
+			initialDelay *= 2
+		case t.State() == StateInitial && l.cfg.Interval > initialInterval:
 			timer.Reset(initialInterval)
-		} else {
+		default:
 			timer.Reset(l.cfg.Interval)
 		}
 	}
 }
 
-// initialInterval is how often a starting (initial) target is checked.
-const initialInterval = 250 * time.Millisecond
+// A starting (initial) target is checked after firstRecheck, then twice
+// as long each time, up to every initialInterval.
+const (
+	firstRecheck    = 10 * time.Millisecond
+	initialInterval = 250 * time.Millisecond
+)
 
 func (l *LB) probe(hc *http.Client, addr string) bool {
 	if l.cfg.Protocol == "TCP" {

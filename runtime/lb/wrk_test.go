@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoistctl/hoist/runtime/lb/wrk"
 )
 
 // TestMain doubles as the backend of BenchmarkWrk: run with
@@ -75,16 +76,16 @@ func BenchmarkWrk(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	rounds, secs := envInt("HOIST_WRK_ROUNDS", 3), envInt("HOIST_WRK_SECONDS", 3)
-	var direct, via, viaTransport []WrkResult
+	var direct, via, viaTransport []wrk.Result
 	for range b.N {
 		for range rounds {
 			for _, tc := range []struct {
 				url    string
 				noPool bool
-				out    *[]WrkResult
+				out    *[]wrk.Result
 			}{{"http://" + addr + "/", false, &direct}, {"http://" + l.Addr() + "/", false, &via}, {"http://" + l.Addr() + "/", true, &viaTransport}} {
 				l.noPool = tc.noPool
-				r, err := Wrk(tc.url, 2, 32, time.Duration(secs)*time.Second)
+				r, err := wrk.Run(tc.url, 2, 32, time.Duration(secs)*time.Second)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -95,7 +96,7 @@ func BenchmarkWrk(b *testing.B) {
 			}
 		}
 	}
-	d, v, vt := MedianWrk(direct), MedianWrk(via), MedianWrk(viaTransport)
+	d, v, vt := wrk.Median(direct), wrk.Median(via), wrk.Median(viaTransport)
 	b.ReportMetric(vt.RPS/d.RPS, "transport-only-ratio")
 	b.ReportMetric(d.RPS, "direct-req/s")
 	b.ReportMetric(v.RPS, "lb-req/s")
@@ -109,68 +110,4 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// WrkResult is what one wrk run measured.
-type WrkResult struct {
-	RPS    float64
-	P50    time.Duration
-	P99    time.Duration
-	Errors string
-}
-
-// Wrk runs wrk against url and reads its report.
-func Wrk(url string, threads, conns int, d time.Duration) (WrkResult, error) {
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url).CombinedOutput()
-	if err != nil {
-		return WrkResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
-	}
-	var r WrkResult
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 2 && f[0] == "Requests/sec:":
-			r.RPS, _ = strconv.ParseFloat(f[1], 64)
-		case len(f) == 2 && f[0] == "50%":
-			r.P50 = wrkDuration(f[1])
-		case len(f) == 2 && f[0] == "99%":
-			r.P99 = wrkDuration(f[1])
-		case strings.HasPrefix(strings.TrimSpace(line), "Non-2xx") || strings.HasPrefix(strings.TrimSpace(line), "Socket errors"):
-			r.Errors += strings.TrimSpace(line) + "; "
-		}
-	}
-	if r.RPS == 0 {
-		return r, fmt.Errorf("wrk printed no Requests/sec:\n%s", out)
-	}
-	return r, nil
-}
-
-func wrkDuration(s string) time.Duration {
-	for _, u := range []struct {
-		suffix string
-		unit   time.Duration
-	}{{"us", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}} {
-		if strings.HasSuffix(s, u.suffix) {
-			v, _ := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
-			return time.Duration(v * float64(u.unit))
-		}
-	}
-	return 0
-}
-
-// MedianWrk is the median of each figure.
-func MedianWrk(rs []WrkResult) WrkResult {
-	pick := func(f func(WrkResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
-	return WrkResult{
-		RPS: pick(func(r WrkResult) float64 { return r.RPS }),
-		P50: time.Duration(pick(func(r WrkResult) float64 { return float64(r.P50) })),
-		P99: time.Duration(pick(func(r WrkResult) float64 { return float64(r.P99) })),
-	}
 }
