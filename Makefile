@@ -46,10 +46,14 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./discover/... ./generate ./runtime/lb/
 
-# The local runtime's figures (root, the built binaries): deploy to first
-# healthy response, load balancer against a task with wrk, 100 tasks.
+# The local runtime's figures side by side with baselines in one run (root,
+# the built binaries; a private engine, purged at the end): deploy to first
+# healthy response against the host process, wrk through the load balancer
+# against wrk straight to a task, 100 tasks; then the load balancer alone.
 bench-runtime: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./runtime/controlplane/
+	$(GO) build -o bin/hoist-bench ./cmd/hoist-bench
+	bin/hoist-bench runtime
+	$(GO) test -run '^$$' -bench Wrk -benchtime 1x ./runtime/lb/
 
 # Whole-pipeline figures side by side with baselines built in the same run
 # (needs root; starts a private engine and the sample app).
