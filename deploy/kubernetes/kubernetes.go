@@ -364,6 +364,21 @@ func (c *cluster) apply(ctx context.Context, p planned, o Options, missingNS map
 		out.ResourceVersion = before.GetResourceVersion()
 		return out, nil
 	}
+	// A cluster-wide object (a StorageClass) another app or the platform
+	// team owns under the same name is theirs: changing it would change
+	// how their volumes are provisioned.
+	if !p.namespaced && !isNamespace && before != nil {
+		l := before.GetLabels()
+		if l[ManagedByLabel] != ManagedByValue || l[InstanceLabel] != u.GetLabels()[InstanceLabel] {
+			owner := "is not hoist's"
+			if l[ManagedByLabel] == ManagedByValue {
+				owner = "belongs to hoist's app " + l[InstanceLabel]
+			}
+			out.Action, out.Note = ActionSkipped, "exists and "+owner+": left as it is (use it, or give this app another name in deployment.json)"
+			out.ResourceVersion = before.GetResourceVersion()
+			return out, nil
+		}
+	}
 	if o.DryRun && p.namespaced && missingNS[u.GetNamespace()] {
 		// The server cannot check an object in a namespace it does not
 		// have yet; say so rather than guess.

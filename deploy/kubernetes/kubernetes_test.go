@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -503,5 +504,80 @@ func TestDeployRefusesWhatAClusterCannotRun(t *testing.T) {
 	o.ID = "java-nosuch-00000000"
 	if _, err := Deploy(context.Background(), o); !errors.Is(err, discover.ErrNotFound) || !strings.Contains(err.Error(), "hoist inventory") {
 		t.Errorf("no app: %v", err)
+	}
+}
+
+// TestDeployScheduledAppWithStorage: the batch case (a CronJob, a
+// StorageClass and claims): the cluster-scoped StorageClass is applied and
+// deleted by its labels, the CronJob has nothing to wait for, and a claim
+// whose protection finalizer nobody removes (no controller manager here)
+// makes a waiting delete fail saying so.
+func TestDeployScheduledAppWithStorage(t *testing.T) {
+	srv := kubetest.Start(t)
+	cs := clientFor(t, srv)
+	ctx := context.Background()
+	f := newFixture(t, "batch", map[string]string{"java-generic-5b1c2d3e/env/WORKER_API_TOKEN": "batch-token-value"})
+	o := Options{Workspace: f.ws, ID: f.id, Kubeconfig: srv.Kubeconfig, Wait: true, Timeout: 5 * time.Second, pollInterval: 200 * time.Millisecond}
+
+	// The platform team's class of the same name is left alone.
+	theirs := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "efs-sc"}, Provisioner: "efs.csi.aws.com", Parameters: map[string]string{"provisioningMode": "efs-ap", "fileSystemId": "fs-platform"}}
+	if _, err := cs.StorageV1().StorageClasses().Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Deploy(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := actions(res)["storageclass.storage.k8s.io/efs-sc"]; a != ActionSkipped {
+		t.Errorf("their storage class: %s, want skipped", a)
+	}
+	if sc, _ := cs.StorageV1().StorageClasses().Get(ctx, "efs-sc", metav1.GetOptions{}); sc.Parameters["fileSystemId"] != "fs-platform" || len(sc.Labels) != 0 {
+		t.Errorf("their storage class changed: %+v", sc)
+	}
+	if err := cs.StorageV1().StorageClasses().Delete(ctx, "efs-sc", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err = Deploy(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, ob := range res.Objects {
+		refs = append(refs, ob.Ref+" "+ob.Action)
+	}
+	got := strings.Join(refs, "\n")
+	for _, want := range []string{"namespace/" + f.ns + " unchanged", "storageclass.storage.k8s.io/efs-sc created", "cronjob.batch/" + f.family + " unchanged", "persistentvolumeclaim/" + f.family + "-"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+	// The order: namespace, storage class, config and secret, claims,
+	// the CronJob.
+	if !strings.HasPrefix(refs[0], "namespace/") || !strings.HasPrefix(refs[1], "storageclass.") || !strings.HasPrefix(refs[len(refs)-1], "cronjob.") {
+		t.Errorf("order:\n%s", got)
+	}
+	if len(res.Rollouts) != 1 || res.Rollouts[0].Outcome != RolloutScheduled || !strings.Contains(res.Rollouts[0].Message, "30 2 * * 1-5") {
+		t.Errorf("rollouts: %+v", res.Rollouts)
+	}
+	res, err = Deploy(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ob := range res.Objects {
+		if ob.Action != ActionUnchanged {
+			t.Errorf("re-apply: %s %s %s", ob.Ref, ob.Action, ob.Note)
+		}
+	}
+
+	res, err = Delete(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), "kubernetes.io/pvc-protection") {
+		t.Fatalf("want the claim's finalizer reported, got %v", err)
+	}
+	if _, err := cs.StorageV1().StorageClasses().Get(ctx, "efs-sc", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the storage class is still there: %v", err)
+	}
+	if _, err := cs.BatchV1().CronJobs(f.ns).Get(ctx, f.family, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the cronjob is still there: %v", err)
 	}
 }
