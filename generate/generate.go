@@ -317,7 +317,11 @@ func renderAll(ws discover.Workspace, a *discover.Analysis, d *Deployment, secre
 	add("compose.yaml", cmp, validateCompose)
 
 	// READMEs last: they list the warnings of their target.
-	for _, r := range readmes(d, w) {
+	pinnedImage := ""
+	if pinned {
+		pinnedImage = image
+	}
+	for _, r := range readmes(d, pinnedImage, w) {
 		add(r.name, r.data, nil)
 	}
 	sort.SliceStable(arts, func(i, j int) bool { return arts[i].name < arts[j].name })

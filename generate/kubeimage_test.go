@@ -80,8 +80,10 @@ func TestKubernetesImageFromPushRecord(t *testing.T) {
 			if !strings.Contains(string(dep), "        image: "+want+"\n") {
 				t.Errorf("deployment.yaml does not run %s:\n%s", want, grepLines(string(dep), "image:"))
 			}
-			if pinned := tc.want != ""; pinned == strings.Contains(string(kust), "images:") {
-				t.Errorf("kustomization.yaml (pinned %v):\n%s", pinned, kust)
+			readme, _ := os.ReadFile(filepath.Join(kdir, "README.md"))
+			if pinned := tc.want != ""; pinned == strings.Contains(string(kust), "images:") ||
+				pinned != strings.Contains(string(readme), "pinned by its digest\n(`"+tc.want+"`)") {
+				t.Errorf("kustomization.yaml (pinned %v):\n%s\nREADME.md:\n%s", pinned, kust, readme)
 			}
 			var warned []string
 			for _, w := range res.Warnings {

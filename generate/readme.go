@@ -12,7 +12,9 @@ type readme struct {
 
 // readmes writes one README.md per folder: how to deploy by hand, and what
 // the target does not express.
-func readmes(d *Deployment, w *warnings) []readme {
+// pinnedImage is the pushed image the Kubernetes manifests run (see
+// kubeImage), "" when they run deployment.json's.
+func readmes(d *Deployment, pinnedImage string, w *warnings) []readme {
 	ws := w.sorted()
 	section := func(targets ...string) string {
 		var b strings.Builder
@@ -74,13 +76,19 @@ func readmes(d *Deployment, w *warnings) []readme {
 		"`github-actions.yml` is the same job for GitHub Actions: it runs `hoist\n" +
 		"migrate` non-interactively with an AWS role (`vars.HOIST_DEPLOY_ROLE_ARN`).\n" +
 		"Copy it to `.github/workflows/` of the repository.\n" + section("pipeline")
+	imageNote := "`kustomization.yaml` maps the image to the ECR repository; change it with\n" +
+		"`kustomize edit set image`. "
+	if pinnedImage != "" {
+		imageNote = "The manifests run the image `hoist push` recorded, pinned by its digest\n" +
+			"(`" + pinnedImage + "`);\n`kustomization.yaml` maps no image. "
+	}
 	k8sReadme := head("Kubernetes (EKS or any cluster)") +
 		"```sh\n" +
 		"kubectl apply --server-side -k .          # or: kustomize build . | kubectl apply -f -\n" +
 		"kubectl -n " + d.Kubernetes.Namespace + " rollout status deployment/" + d.Family + "\n" +
 		"```\n\n" +
-		"`kustomization.yaml` maps the image to the ECR repository; change it with\n" +
-		"`kustomize edit set image`. `secret.yaml` holds the keys only (set\n" +
+		imageNote +
+		"`secret.yaml` holds the keys only (set\n" +
 		"`kubernetes.includeSecretValues` to write the values, and keep the file\n" +
 		"out of git); fill them with:\n\n" +
 		"```sh\nkubectl -n " + d.Kubernetes.Namespace + " create secret generic " + d.Family + "-secrets --from-env-file=SECRETS.env --dry-run=client -o yaml | kubectl apply -f -\n```\n" +
