@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hoistctl/hoist/deploy/kubernetes"
+	"github.com/hoistctl/hoist/generate"
 )
 
 // kubernetesDeployFlags are the flags of `hoist deploy --target kubernetes`.
@@ -18,6 +19,7 @@ func kubernetesDeployFlags() []cli.Flag {
 		&cli.StringFlag{Name: "context", Usage: "kubernetes: kubeconfig context (default the current context)"},
 		&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "kubernetes: namespace for the app's objects instead of the manifests' (kubernetes.namespace in deployment.json)"},
 		&cli.BoolFlag{Name: "force-conflicts", Usage: "kubernetes: take over fields another field manager (kubectl edit, a controller) set to other values"},
+		&cli.StringFlag{Name: "registry", Usage: "kubernetes: first push the image there (as `hoist push --registry`) and generate again, so the manifests run it pinned by digest"},
 	}
 }
 
@@ -33,6 +35,17 @@ func deployKubernetes(c *cli.Context, g *globals, id string) error {
 	}
 	if o.Timeout <= 0 {
 		return usageError{fmt.Sprintf("deploy --timeout %s: give a positive duration, for example --timeout 5m", o.Timeout)}
+	}
+	if reg := c.String("registry"); reg != "" {
+		switch {
+		case c.Bool("delete"):
+			return usageError{"deploy --delete takes no --registry"}
+		case c.Bool("dry-run"):
+			return usageError{"deploy --dry-run changes nothing, so it pushes nothing: push first (`hoist push " + id + " --registry " + reg + "`, then `hoist generate " + id + "`) or leave out --registry"}
+		}
+		if err := pushAndGenerate(c, g, id, reg); err != nil {
+			return err
+		}
 	}
 	var res *kubernetes.Result
 	var err error
@@ -85,4 +98,25 @@ func kubernetesTable(w *tabw, r *kubernetes.Result) {
 			fmt.Fprintf(w, "  pod %s\t%s\n", p.Name, strings.TrimPrefix(p.String(), p.Name+": "))
 		}
 	}
+}
+
+// pushAndGenerate is `hoist push APP --registry REF` followed by `hoist
+// generate APP`: the Kubernetes manifests then run the pushed image.
+func pushAndGenerate(c *cli.Context, g *globals, id, registry string) error {
+	pushed, err := pushApp(c, g, id, registry)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "pushed %s (%s)\n", pushed.Reference, pushed.Digest)
+	gen, err := generate.Generate(generate.Options{Workspace: g.workspace, ID: id, Logf: g.logf})
+	if err != nil {
+		return fmt.Errorf("generating %s again after the push: %w", id, err)
+	}
+	for _, w := range gen.Warnings {
+		if w.Target == "kubernetes" && w.Field == "image" {
+			fmt.Fprintln(g.stderr, "warning:", w.String())
+		}
+	}
+	fmt.Fprintf(g.stderr, "generated %s again (%d files changed)\n", gen.Dir, len(gen.Changed))
+	return nil
 }

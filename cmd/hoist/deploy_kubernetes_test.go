@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/hoistctl/hoist/deploy/kubetest"
+	"github.com/hoistctl/hoist/deploy/registry"
+	"github.com/hoistctl/hoist/extract/buildkit"
+	"github.com/hoistctl/hoist/runtime/enginetest"
 )
 
 // kubeWorkspace is a workspace with the generic jar fixture analysed,
@@ -190,4 +194,79 @@ func TestDeployKubernetesCommand(t *testing.T) {
 			t.Errorf("the deployment is still there: %v", err)
 		}
 	})
+}
+
+// TestDeployKubernetesRegistry: deploy --registry pushes the image the
+// engine built to a registry on loopback, generates again, and the
+// Deployment on the API server runs the pushed reference pinned by the
+// built digest.
+func TestDeployKubernetesRegistry(t *testing.T) {
+	cfg := enginetest.Start(t)
+	srv := kubetest.Start(t)
+	ctx := context.Background()
+	ws, id := kubeWorkspace(t, false)
+
+	// The engine's image, as `hoist containerize` would have built it.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY app.txt /app.txt\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app.txt"), []byte("deployed by the kubernetes CLI test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := "hoist.local/" + id + ":latest"
+	built, err := buildkit.Build(ctx, buildkit.Options{Address: cfg.BuildkitAddress(), ContextDir: dir, Image: image, SourceDateEpoch: 1700000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeImageJSON(t, ws, id, image, built.Digest)
+	_ = registry.SetLibraryLogLevel("error")
+	reg, err := registry.Start(ctx, registry.Options{Addr: "127.0.0.1:0", Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Stop(context.Background()) })
+
+	args := []string{"--workspace", ws, "--engine-data-dir", cfg.DataDir, "--engine-state-dir", cfg.StateDir, "--engine-namespace", cfg.Namespace,
+		"--engine-bin-dir", cfg.BinDir, "--runtime-bridge", cfg.Bridge, "--runtime-subnet", cfg.Subnet,
+		"deploy", "--target", "kubernetes", "--kubeconfig", srv.Kubeconfig, "--no-wait"}
+	env := map[string]string{"DOCKER_CONFIG": t.TempDir()}
+
+	// Without --registry: refused, saying what to do.
+	if _, stderr, code := run(t, env, append(args, id)...); code != exitNotFound || !strings.Contains(stderr, "--registry REF") {
+		t.Fatalf("hoist.local image: exit %d: %s", code, stderr)
+	}
+	// --registry with --dry-run would push: refused.
+	if _, stderr, code := run(t, env, append(args, "--dry-run", "--registry", reg.Addr+"/team/app", id)...); code != exitUsage {
+		t.Errorf("dry run with --registry: exit %d: %s", code, stderr)
+	}
+
+	stdout, stderr, code := run(t, env, append(args, "--registry", reg.Addr+"/team/app", id)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := reg.Addr + "/team/app:latest@" + built.Digest
+	if !strings.Contains(stderr, "pushed "+reg.Addr+"/team/app:latest") || !strings.Contains(stdout, want) {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	body, err := srv.Get("/apis/apps/v1/namespaces/" + id + "/deployments/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct{ Image string } `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(body, &dep); err != nil || len(dep.Spec.Template.Spec.Containers) != 1 || dep.Spec.Template.Spec.Containers[0].Image != want {
+		t.Errorf("the deployment runs %+v, want %s (%v)", dep.Spec.Template.Spec.Containers, want, err)
+	}
+	manifest, _ := os.ReadFile(filepath.Join(ws, id, "deploy", "kubernetes", "deployment.yaml"))
+	if !strings.Contains(string(manifest), "image: "+want+"\n") {
+		t.Errorf("deployment.yaml was not generated again:\n%s", manifest)
+	}
 }

@@ -226,7 +226,7 @@ func checkImages(ws discover.Workspace, id string, ms []manifest) error {
 			if rec, err := push.ReadRecord(ws, id); err == nil {
 				return fmt.Errorf("%w: %s; %s records a push (%s), but the manifests predate it or it is of another build: run `hoist generate %s` (push again first if `hoist containerize` ran since: `hoist push %s --registry REF`)", discover.ErrNotFound, what, push.RecordPath(ws, id), rec.Reference, id, id)
 			}
-			return fmt.Errorf("%w: %s; push the image to a registry the cluster can pull from, then generate again: `hoist push %s --registry REF` and `hoist generate %s`", discover.ErrNotFound, what, id, id)
+			return fmt.Errorf("%w: %s; push the image to a registry the cluster can pull from, then generate again: `hoist push %s --registry REF` and `hoist generate %s` (or `hoist deploy %s --target kubernetes --registry REF`, which does both first)", discover.ErrNotFound, what, id, id, id)
 		}
 	}
 	return nil
