@@ -273,7 +273,7 @@ func benchContainerize(c *cli.Context) error {
 	// same load on this machine.
 	stopOriginal()
 	stopped = true
-	var ctrStarts, cdsStarts []time.Duration
+	var ctrStarts, cdsStarts, afterCreate []time.Duration
 	hostStarts = nil
 	for i := 0; i < runs; i++ {
 		for _, r := range []struct {
@@ -288,6 +288,9 @@ func benchContainerize(c *cli.Context) error {
 				return err
 			}
 			*r.out = append(*r.out, v.StartToReady)
+			if r.res == rWarm {
+				afterCreate = append(afterCreate, v.StartToReady-v.Created)
+			}
 		}
 		d, stop, err := startOriginal(ctx, appDir, port)
 		if err != nil {
@@ -331,6 +334,12 @@ func benchContainerize(c *cli.Context) error {
 	}
 	deployRatio := deployTime.Seconds() / median(hostStarts).Seconds()
 
+	// Tomcat: an app whose own start is seconds, not a third of one.
+	tomcat, err := benchTomcat(ctx, cfg, work, state, bins, runs, logf)
+	if err != nil {
+		return err
+	}
+
 	ratioFull := float64(hoistSize.compressed) / float64(fullSize.compressed)
 	startRatio := median(ctrStarts).Seconds() / median(hostStarts).Seconds()
 	cdsRatio := median(cdsStarts).Seconds() / median(hostStarts).Seconds()
@@ -345,10 +354,12 @@ func benchContainerize(c *cli.Context) error {
 		{Metric: "containerize after a one-file change", Hoist: secs(warm), Target: "< 3 s", Met: boolp(warm < 3*time.Second), Value: warm.Seconds()},
 		{Metric: "layers changed by that rebuild", Hoist: fmt.Sprintf("%d of %d", changed, total), Target: "1", Met: boolp(changed == 1), Value: float64(changed)},
 		{Metric: "start to first HTTP 200", Hoist: "container: " + secs(median(ctrStarts)), Baseline: "host process: " + secs(median(hostStarts)), Ratio: startRatio, Target: "<= 1.20x", Met: boolp(startRatio <= 1.2), Value: median(ctrStarts).Seconds(), BaselineValue: median(hostStarts).Seconds()},
+		{Metric: "the same, from the task's start (create excluded)", Hoist: "container: " + secs(median(afterCreate)), Baseline: "host process: " + secs(median(hostStarts)), Ratio: median(afterCreate).Seconds() / median(hostStarts).Seconds(), Value: median(afterCreate).Seconds(), BaselineValue: median(hostStarts).Seconds()},
 		{Metric: "start to first HTTP 200, --cds", Hoist: "container: " + secs(median(cdsStarts)), Baseline: "host process: " + secs(median(hostStarts)), Ratio: cdsRatio, Target: "<= 1.20x", Met: boolp(cdsRatio <= 1.2), Value: median(cdsStarts).Seconds(), BaselineValue: median(hostStarts).Seconds()},
 		{Metric: "deploy to first HTTP 200 via the load balancer", Hoist: "local runtime: " + secs(deployTime), Baseline: "host process: " + secs(median(hostStarts)), Ratio: deployRatio, Target: "<= 1.30x", Met: boolp(deployRatio <= 1.3), Value: deployTime.Seconds(), BaselineValue: median(hostStarts).Seconds()},
 		{Metric: "image size with --cds, compressed", Hoist: mb(cdsSize.compressed), Baseline: "full JDK: " + mb(fullSize.compressed), Ratio: float64(cdsSize.compressed) / float64(fullSize.compressed), Value: float64(cdsSize.compressed), BaselineValue: float64(fullSize.compressed)},
 	}
+	rs = append(rs, tomcat...)
 	return report(c, fmt.Sprintf("containerize: sample app %s (%s/%s, %d CPUs)", id, runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), rs)
 }
 

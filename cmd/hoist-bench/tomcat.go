@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/livetest"
+	"github.com/hoistctl/hoist/extract"
+	"github.com/hoistctl/hoist/extract/containerize"
+	"github.com/hoistctl/hoist/extract/hostbase"
+	hoistrt "github.com/hoistctl/hoist/runtime"
+)
+
+// tomcatReady is the page whose first 200 counts as "started": Tomcat
+// accepts connections before it has deployed its web apps.
+const tomcatReady = "/shop/index.html"
+
+// benchTomcat measures start to first HTTP 200 for Debian's Tomcat 10 with
+// a web app — the kind of app hoist migrates — in a container built the
+// default way (host base, jlink) against the same Tomcat started on the
+// host, in turns.
+func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins string, runs int, logf func(string, ...any)) ([]result, error) {
+	if _, err := os.Stat(filepath.Join(livetest.TomcatHome, "bin", "catalina.sh")); err != nil {
+		logf("Debian's tomcat10 is not installed: Tomcat not measured (make deps installs it)")
+		return nil, nil
+	}
+	base := filepath.Join(work, "tomcat")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	opts := livetest.TomcatOptions{Password: "bench-not-a-secret", JavaOpts: "-Xmx256m", Ready: tomcatReady}
+	start := func() (time.Duration, func(), int, error) {
+		cmd, err := livetest.TomcatBase(base, port, opts)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		t0 := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, nil, 0, err
+		}
+		stop := func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_, _ = cmd.Process.Wait()
+		}
+		d, err := untilOK(ctx, fmt.Sprintf("http://127.0.0.1:%d%s", port, tomcatReady), t0)
+		if err != nil {
+			stop()
+			return 0, nil, 0, fmt.Errorf("Tomcat on the host: %w", err)
+		}
+		return d, stop, cmd.Process.Pid, nil
+	}
+	_, stop, pid, err := start()
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+
+	host := discover.LiveHost()
+	ws := discover.Workspace{Dir: filepath.Join(work, "ws-tomcat")}
+	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
+	if err != nil {
+		return nil, err
+	}
+	var id string
+	for _, a := range inv.Apps {
+		if int(a.PID) == pid {
+			id = a.ID
+		}
+	}
+	if id == "" {
+		return nil, fmt.Errorf("Tomcat (pid %d) was not found by the inventory", pid)
+	}
+	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
+	if err != nil {
+		return nil, err
+	}
+	a.ContainerParameters.HealthCheck = discover.HealthCheck{Path: tomcatReady, Port: port}
+	if err := writeAnalysis(ws, a); err != nil {
+		return nil, err
+	}
+	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
+		return nil, err
+	}
+	logf("containerize Tomcat (jlink)")
+	r, err := containerize.Containerize(ctx, containerize.Options{
+		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
+		EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: "jlink=true", Logf: logf,
+		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
+			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: containerize.AppJars(filepath.Dir(dest), m), Logf: func(string, ...any) {}})
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := ws.ReadSecrets()
+	if err != nil {
+		return nil, err
+	}
+	stop()
+	stopped = true
+
+	var ctr, ctrAfterCreate, hostStarts []time.Duration
+	for i := 0; i < runs; i++ {
+		v, err := containerize.Validate(ctx, a, r.Image, r.Secrets, containerize.ValidateOptions{
+			ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(state, "netns"),
+			Secrets: secrets, Poll: 5 * time.Millisecond, Timeout: 3 * time.Minute, Logf: func(string, ...any) {},
+		})
+		if err != nil {
+			return nil, err
+		}
+		ctr = append(ctr, v.StartToReady)
+		ctrAfterCreate = append(ctrAfterCreate, v.StartToReady-v.Created)
+		d, stop, _, err := start()
+		if err != nil {
+			return nil, err
+		}
+		stop()
+		hostStarts = append(hostStarts, d)
+	}
+	h := median(hostStarts)
+	ratio := median(ctr).Seconds() / h.Seconds()
+	ratio2 := median(ctrAfterCreate).Seconds() / h.Seconds()
+	return []result{
+		{Metric: "Tomcat 10: start to first HTTP 200", Hoist: "container: " + secs(median(ctr)), Baseline: "host process: " + secs(h), Ratio: ratio, Target: "<= 1.20x", Met: boolp(ratio <= 1.2), Value: median(ctr).Seconds(), BaselineValue: h.Seconds()},
+		{Metric: "Tomcat 10: the same, from the task's start (create excluded)", Hoist: "container: " + secs(median(ctrAfterCreate)), Baseline: "host process: " + secs(h), Ratio: ratio2, Value: median(ctrAfterCreate).Seconds(), BaselineValue: h.Seconds()},
+	}, nil
+}
+
+// untilOK polls url until it answers 200 and returns the time since t0.
+func untilOK(ctx context.Context, url string, t0 time.Time) (time.Duration, error) {
+	client := &http.Client{Timeout: time.Second}
+	for time.Since(t0) < 2*time.Minute {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return time.Since(t0), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return 0, fmt.Errorf("no HTTP 200 from %s within 2 minutes", url)
+}
