@@ -384,6 +384,60 @@ func TestRuntimeFeatures(t *testing.T) {
 		}
 	})
 
+	t.Run("target tracking on memory", func(t *testing.T) {
+		td := webTD("mem", "x")
+		td.Memory = "64"
+		if _, err := c.RegisterTaskDefinition(ctx, td); err != nil {
+			t.Fatal(err)
+		}
+		in := webService("mem", "mem", 1)
+		in.AutoScaling = &api.AutoScaling{MinCapacity: 1, MaxCapacity: 3, TargetTracking: []api.TargetTracking{{Metric: api.MetricMemory, TargetValue: 50, ScaleOutCooldown: 1, ScaleInCooldown: 2}}}
+		if _, err := c.ApplyService(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		waitService(t, c, "mem", "mem:1", 1, 60*time.Second)
+		// Idle, a task uses a few MiB of its 64: no scaling.
+		time.Sleep(3 * time.Second)
+		if s, err := c.DescribeService(ctx, "mem"); err != nil || s.DesiredCount != 1 {
+			t.Fatalf("idle service scaled: %+v %v", s, err)
+		}
+		ts, _ := c.ListTasks(ctx, "mem", false)
+		hoarder := ts[0]
+		if _, err := get(fmt.Sprintf("http://127.0.0.1:%d/alloc?mb=40", hoarder.Ports[0].HostPort)); err != nil {
+			t.Fatal(err)
+		}
+		if err := api.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+			s, err := c.DescribeService(ctx, "mem")
+			return err == nil && s.DesiredCount > 1, err
+		}); err != nil {
+			t.Fatalf("no scale-out with a task at 40 of its 64 MiB: %v", err)
+		}
+		var why string
+		_ = c.Events(ctx, 0, "mem", false, func(e api.Event) error {
+			if strings.Contains(e.Message, "target tracking") {
+				why = e.Message
+			}
+			return nil
+		})
+		if !strings.Contains(why, api.MetricMemory) {
+			t.Errorf("scaling event %q does not name the memory metric", why)
+		}
+		// The task holding the memory is stopped: the service is back at
+		// its minimum after the cooldown.
+		if _, err := c.StopTask(ctx, hoarder.TaskID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := api.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+			s, err := c.DescribeService(ctx, "mem")
+			return err == nil && s.DesiredCount == 1, err
+		}); err != nil {
+			t.Fatalf("no scale-in once memory use fell: %v", err)
+		}
+		if err := c.DeleteService(ctx, "mem"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("scheduled scaling", func(t *testing.T) {
 		if _, err := c.RegisterTaskDefinition(ctx, webTD("sched", "x")); err != nil {
 			t.Fatal(err)
