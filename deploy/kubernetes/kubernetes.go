@@ -218,6 +218,7 @@ func Deploy(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Logf("kubernetes: %d objects from %s to %s (context %s)", len(ms), Dir(ws, id), c.server, orNone(c.context))
 	res := &Result{App: id, Cluster: c.server, Context: c.context, DryRun: o.DryRun, Warnings: warns, Objects: []Object{}}
 	plan, err := c.plan(ms, o.Namespace)
 	if err != nil {
@@ -522,6 +523,7 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Logf("kubernetes: deleting what is labelled for %s in namespace %s on %s (context %s)", d.Family, ns, c.server, orNone(c.context))
 	res := &Result{App: id, Cluster: c.server, Context: c.context, Namespace: ns, DryRun: o.DryRun, Delete: true, Objects: []Object{}}
 	selector := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, InstanceLabel: d.Family}).String()
 	type gone struct {
