@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/hoistctl/hoist/deploy/kubernetes"
 	"github.com/hoistctl/hoist/generate"
@@ -32,6 +33,11 @@ func deployKubernetes(c *cli.Context, g *globals, id string) error {
 		ForceConflicts: c.Bool("force-conflicts"), DryRun: c.Bool("dry-run"),
 		Wait: !c.Bool("no-wait"), Timeout: c.Duration("timeout"),
 		Progress: g.stderr, Logf: g.logf,
+	}
+	if ns := o.Namespace; ns != "" {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return usageError{fmt.Sprintf("deploy --namespace %q: %s", ns, strings.Join(errs, "; "))}
+		}
 	}
 	if o.Timeout <= 0 {
 		return usageError{fmt.Sprintf("deploy --timeout %s: give a positive duration, for example --timeout 5m", o.Timeout)}

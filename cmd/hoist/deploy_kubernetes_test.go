@@ -109,6 +109,7 @@ func TestDeployKubernetesCommand(t *testing.T) {
 			msg  string
 		}{
 			{"zero timeout", []string{"--kubeconfig", srv.Kubeconfig, "--timeout", "0s"}, exitUsage, "positive duration"},
+			{"bad namespace", []string{"--kubeconfig", srv.Kubeconfig, "-n", "Team_A"}, exitUsage, "--namespace \"Team_A\""},
 			{"delete with force", []string{"--kubeconfig", srv.Kubeconfig, "--delete", "--force-conflicts"}, exitUsage, "--force-conflicts"},
 			{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "nope")}, exitNotFound, "--kubeconfig"},
 			{"malformed kubeconfig", []string{"--kubeconfig", kubeconfig("bad", "apiVersion: v1\nkind: Config\nclusters: {{{\n")}, exitInvalid, "kubectl config view"},
