@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -72,6 +73,30 @@ func TestRolloutWaitReportsPendingPods(t *testing.T) {
 	}
 	if !strings.Contains(progress.String(), "deployment.apps/"+f.family+": ") {
 		t.Errorf("no rollout progress:\n%s", progress.String())
+	}
+
+	// A quota that allows no pods: the ReplicaSet cannot create any, and
+	// the Deployment's ReplicaFailure condition is what the wait reports.
+	const quotaNS = "no-pods-here"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: quotaNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "no-pods"}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}}}
+	if _, err := cs.CoreV1().ResourceQuotas(quotaNS).Create(ctx, quota, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	qo := o
+	qo.Namespace, qo.Timeout = quotaNS, 15*time.Second
+	res, err = Deploy(ctx, qo)
+	t.Logf("with the quota: %v", err)
+	if !errors.Is(err, ErrRollout) || !strings.Contains(err.Error(), "ReplicaFailure (FailedCreate)") || !strings.Contains(err.Error(), "exceeded quota") {
+		t.Errorf("want the ReplicaFailure condition reported, got %v", err)
+	}
+	if res != nil && actions(res)["namespace/"+quotaNS] != ActionSkipped {
+		t.Errorf("the namespace that is not hoist's: %v", actions(res))
+	}
+	if _, err := Delete(ctx, qo); err != nil {
+		t.Fatal(err)
 	}
 
 	// --no-wait returns at once, with the rollout not waited for.
