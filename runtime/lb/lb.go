@@ -342,15 +342,16 @@ func (l *LB) check(t *target) {
 	var ok, fail int
 	// The first check runs at once: a target that is up takes traffic
 	// without waiting a whole interval. While a target is still initial
-	// (starting), it is checked again after 10 ms, 20 ms, 40 ms ... and
-	// then every initialInterval, so that it takes traffic as soon as it
-	// answers; its failures still count only once per Interval, so it
-	// turns unhealthy no sooner than it would with checks at the
-	// configured interval.
+	// (starting), it is checked again after 10 ms, 20 ms, 40 ms, then
+	// every 50 ms for a second, every 100 ms up to 5 s and every 250 ms
+	// after that, so that it takes traffic as soon as it answers; its
+	// failures still count only once per Interval, so it turns unhealthy
+	// no sooner than it would with checks at the configured interval.
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastCounted time.Time
 	initialDelay := firstRecheck
+	registered := time.Now()
 	for {
 		select {
 		case <-t.stop:
@@ -381,28 +382,32 @@ func (l *LB) check(t *target) {
 			l.cfg.Logf("lb %s: target %s (%s) is %s", l.cfg.Name, t.id, t.addr, next)
 			l.cfg.OnChange(t.id, next)
 		}
-		switch {
-		case t.State() == StateInitial && initialDelay < min(l.cfg.Interval, initialInterval):
+		if t.State() == StateInitial {
 			// A starting target is asked again soon: the process has
 			// just been started and a small one listens within
-			// milliseconds. The pace slows to initialInterval for a
-			// slow starter (a JVM).
-			timer.Reset(initialDelay)
+			// milliseconds, a JVM within a second or a few. The pace
+			// slows the longer it takes.
+			timer.Reset(min(initialDelay, initialPace(time.Since(registered)), l.cfg.Interval))
 			initialDelay *= 2
-		case t.State() == StateInitial && l.cfg.Interval > initialInterval:
-			timer.Reset(initialInterval)
-		default:
+		} else {
 			timer.Reset(l.cfg.Interval)
 		}
 	}
 }
 
-// A starting (initial) target is checked after firstRecheck, then twice
-// as long each time, up to every initialInterval.
-const (
-	firstRecheck    = 10 * time.Millisecond
-	initialInterval = 250 * time.Millisecond
-)
+// A starting (initial) target is checked again after firstRecheck, then
+// twice as long each time, at most initialPace apart.
+const firstRecheck = 10 * time.Millisecond
+
+func initialPace(starting time.Duration) time.Duration {
+	switch {
+	case starting < time.Second:
+		return 50 * time.Millisecond
+	case starting < 5*time.Second:
+		return 100 * time.Millisecond
+	}
+	return 250 * time.Millisecond
+}
 
 func (l *LB) probe(hc *http.Client, addr string) bool {
 	if l.cfg.Protocol == "TCP" {
