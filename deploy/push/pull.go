@@ -62,6 +62,28 @@ func (o Options) resolver(ctx context.Context, c *Credentials, note func(source 
 	})
 }
 
+// connect reaches the engine's containerd (starting the engine through
+// o.Engine when set) and returns ctx in its namespace.
+func (o *Options) connect(ctx context.Context) (*containerd.Client, context.Context, error) {
+	if o.Engine != nil {
+		addr, ns, err := o.Engine(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.ContainerdAddr, o.Namespace = addr, ns
+	}
+	if p := strings.TrimPrefix(o.ContainerdAddr, "unix://"); !strings.Contains(p, "://") {
+		if _, err := os.Stat(p); err != nil {
+			return nil, nil, fmt.Errorf("connecting to the engine's containerd: %w: %v; is the engine running? (`hoist runtime up` starts it)", discover.ErrUnavailable, err)
+		}
+	}
+	cc, err := containerd.New(o.ContainerdAddr, containerd.WithDefaultNamespace(o.Namespace), containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the engine's containerd at %s: %w: %v", o.ContainerdAddr, discover.ErrUnavailable, err)
+	}
+	return cc, namespaces.WithNamespace(ctx, o.Namespace), nil
+}
+
 // Pulled is what Pull did.
 type Pulled struct {
 	Image  string `json:"image"`
@@ -82,29 +104,16 @@ func Pull(ctx context.Context, ref string, o Options) (*Pulled, error) {
 	if o.Credentials == nil {
 		o.Credentials = &Credentials{}
 	}
-	if o.Engine != nil {
-		addr, ns, err := o.Engine(ctx)
-		if err != nil {
-			return nil, err
-		}
-		o.ContainerdAddr, o.Namespace = addr, ns
-	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%w: image %q: %v", ErrBadReference, ref, err)
 	}
 	named = reference.TagNameOnly(named)
-	if p := strings.TrimPrefix(o.ContainerdAddr, "unix://"); !strings.Contains(p, "://") {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("connecting to the engine's containerd: %w: %v; is the engine running? (`hoist runtime up` starts it)", discover.ErrUnavailable, err)
-		}
-	}
-	cc, err := containerd.New(o.ContainerdAddr, containerd.WithDefaultNamespace(o.Namespace), containerd.WithTimeout(10*time.Second))
+	cc, ctx, err := o.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the engine's containerd at %s: %w: %v", o.ContainerdAddr, discover.ErrUnavailable, err)
+		return nil, err
 	}
 	defer cc.Close()
-	ctx = namespaces.WithNamespace(ctx, o.Namespace)
 	for _, name := range []string{ref, named.String()} {
 		if img, err := cc.ImageService().Get(ctx, name); err == nil {
 			return &Pulled{Image: name, Digest: img.Target.Digest.String(), Already: true}, nil

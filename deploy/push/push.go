@@ -18,15 +18,12 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
@@ -183,28 +180,15 @@ func Image(ctx context.Context, image, want string, target reference.Named, o Op
 	if o.Concurrency <= 0 {
 		o.Concurrency = 3
 	}
-	if o.Engine != nil {
-		addr, ns, err := o.Engine(ctx)
-		if err != nil {
-			return nil, err
-		}
-		o.ContainerdAddr, o.Namespace = addr, ns
-	}
 	rebuild := "build it again"
 	if o.Rebuild != "" {
 		rebuild = "run `" + o.Rebuild + "`"
 	}
-	if p := strings.TrimPrefix(o.ContainerdAddr, "unix://"); !strings.Contains(p, "://") {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("connecting to the engine's containerd: %w: %v; is the engine running? (`hoist runtime up` starts it)", discover.ErrUnavailable, err)
-		}
-	}
-	cc, err := containerd.New(o.ContainerdAddr, containerd.WithDefaultNamespace(o.Namespace), containerd.WithTimeout(10*time.Second))
+	cc, ctx, err := o.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the engine's containerd at %s: %w: %v", o.ContainerdAddr, discover.ErrUnavailable, err)
+		return nil, err
 	}
 	defer cc.Close()
-	ctx = namespaces.WithNamespace(ctx, o.Namespace)
 
 	img, err := cc.ImageService().Get(ctx, image)
 	if errdefs.IsNotFound(err) {
