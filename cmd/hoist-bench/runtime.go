@@ -55,6 +55,7 @@ The machine's load average is printed with the figures.`,
 			&cli.IntFlag{Name: "kills", Value: 5, Usage: "tasks killed one after another among them"},
 			&cli.IntFlag{Name: "wrk-seconds", Value: 5, Usage: "length of one wrk run"},
 			&cli.BoolFlag{Name: "skip-java", Usage: "leave out the sample Java app (no JDK needed)"},
+			&cli.IntFlag{Name: "task-cpu", Usage: "the sample app's task cpu units (default: as generated; a task's cpu is a CFS quota)"},
 			&cli.StringSliceFlag{Name: "only", Usage: "run only these parts: deploy, wrk, tasks (default: all)"},
 			&cli.StringFlag{Name: "supervisor", Usage: "the engine supervisor's binary, run as BIN runtime serve (default: hoist in --bin-dir)"},
 			&cli.BoolFlag{Name: "trace", Usage: "print the supervisor's timing of each task start to stderr"},
@@ -197,7 +198,7 @@ func benchRuntime(c *cli.Context) error {
 		rs = append(rs, result{Metric: "deploy to first 200 via the LB, static Go web app", Hoist: "local runtime: " + ms(median(webRT)), Baseline: "host process: " + ms(median(webHost)), Ratio: ratio, Value: median(webRT).Seconds(), BaselineValue: median(webHost).Seconds()})
 
 		if !c.Bool("skip-java") {
-			first, rt, host, err := benchJavaDeploy(ctx, repo, work, bins, cfg, runs, sup, logf)
+			first, rt, host, err := benchJavaDeploy(ctx, repo, work, bins, cfg, runs, c.Int("task-cpu"), sup, logf)
 			if err != nil {
 				return err
 			}
@@ -324,7 +325,7 @@ func benchRuntime(c *cli.Context) error {
 // benchJavaDeploy takes the sample app through inventory, analyze,
 // extract and containerize, then deploys it runs times (deleting it in
 // between), alternating with starting it on the host.
-func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.Config, runs int, sup *supLog, logf func(string, ...any)) (time.Duration, []time.Duration, []time.Duration, error) {
+func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.Config, runs, taskCPU int, sup *supLog, logf func(string, ...any)) (time.Duration, []time.Duration, []time.Duration, error) {
 	appDir := filepath.Join(work, "app")
 	if err := os.MkdirAll(appDir, 0o755); err != nil {
 		return 0, nil, nil, err
@@ -392,7 +393,7 @@ func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.C
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	if err := prepareDeploy(ws, id); err != nil {
+	if err := prepareDeploy(ws, id, taskCPU); err != nil {
 		return 0, nil, nil, err
 	}
 	var rt, hostStarts []time.Duration
@@ -420,7 +421,7 @@ func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.C
 }
 
 // prepareDeploy generates the app's artifacts with a desired count of one.
-func prepareDeploy(ws discover.Workspace, id string) error {
+func prepareDeploy(ws discover.Workspace, id string, cpus int) error {
 	if _, err := generate.Generate(generate.Options{Workspace: ws, ID: id}); err != nil {
 		return err
 	}
@@ -428,7 +429,19 @@ func prepareDeploy(ws discover.Workspace, id string) error {
 	if err != nil {
 		return err
 	}
+	// One task: its minimum capacity would otherwise start a second one
+	// beside it (two JVMs starting on two cores) against one host process.
 	d.DesiredCount = 1
+	if d.AutoScaling.Enabled {
+		d.AutoScaling.MinCapacity = 1
+	}
+	// The CPUs the host process had: a task's cpu is a CFS quota, and a
+	// JVM starts with several threads (JIT compilers, GC).
+	if cpus != 0 {
+		d.Cpu = cpus
+		// The smallest memory Fargate takes with that cpu.
+		d.Memory = max(d.Memory, cpus*2)
+	}
 	data, err := discover.MarshalJSON(d)
 	if err != nil {
 		return err
