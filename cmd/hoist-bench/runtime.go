@@ -64,7 +64,7 @@ The machine's load average is printed with the figures.`,
 	}
 }
 
-func benchRuntime(c *cli.Context) error {
+func benchRuntime(c *cli.Context) (err error) {
 	ctx := c.Context
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (the engine, network namespaces)")
@@ -126,6 +126,14 @@ func benchRuntime(c *cli.Context) error {
 		return err
 	}
 	sup := &supLog{path: st.SupervisorLog, on: c.Bool("trace"), logf: logf}
+	defer func() {
+		if err != nil {
+			// Before the purge removes it.
+			data, _ := os.ReadFile(st.SupervisorLog)
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			logf("end of the supervisor's log:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	}()
 	cl := cfg.Client()
 
 	// The static Go web app of the runtime's tests, on the host and as an
@@ -317,6 +325,9 @@ func benchRuntime(c *cli.Context) error {
 		if err := cl.DeleteService(ctx, "many"); err != nil {
 			return err
 		}
+	}
+	if sup.skip(); sup.bad {
+		return fmt.Errorf("the supervisor reported a data race or a panic (above); see %s", st.SupervisorLog)
 	}
 	title := fmt.Sprintf("runtime: %s/%s, %d CPUs, load average %s at the start, %s at the end", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAvg())
 	return report(c, title, rs)
@@ -549,6 +560,7 @@ type supLog struct {
 	on     bool
 	offset int64
 	logf   func(string, ...any)
+	bad    bool
 }
 
 func (s *supLog) read(print bool) {
@@ -564,8 +576,13 @@ func (s *supLog) read(print bool) {
 	for {
 		line, err := r.ReadString('\n')
 		s.offset += int64(len(line))
-		if print && (strings.Contains(line, " started in ") || strings.Contains(line, " healthy ")) {
+		switch {
+		case print && (strings.Contains(line, " started in ") || strings.Contains(line, " healthy ")):
 			s.logf("  %s", strings.TrimSpace(line))
+		case strings.Contains(line, "DATA RACE") || strings.HasPrefix(line, "panic:"):
+			// A supervisor built with -race, or one that crashed.
+			s.logf("supervisor log: %s", strings.TrimSpace(line))
+			s.bad = true
 		}
 		if err != nil {
 			return
