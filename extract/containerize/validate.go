@@ -68,7 +68,7 @@ type Validation struct {
 	// (containerd's shim and runc create: namespaces, mounts, cgroups)
 	// before the app's process could start.
 	Created time.Duration `json:"createdNs,omitempty"`
-	Log          string        `json:"log,omitempty"`
+	Log     string        `json:"log,omitempty"`
 }
 
 // PortCheck is one port's result.
