@@ -82,30 +82,13 @@ func benchContainerize(c *cli.Context) error {
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) }
 	quiet := func(string, ...any) {}
 
-	work, err := os.MkdirTemp("", "hoist-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	_ = os.Chmod(work, 0o755)
-
 	// A private engine: the first build finds no cache.
-	state, err := os.MkdirTemp("/run", "hoist-bench-")
+	cfg, work, cleanup, err := benchEngine(bins, "hoist-bench", "hoistbench0", "10.214.0.0/24")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(state)
-	// A bridge and subnet of its own: never those of an installed engine.
-	cfg := hoistrt.Config{
-		DataDir:      filepath.Join(work, "engine"),
-		StateDir:     state,
-		Namespace:    "hoist-bench",
-		BinDir:       bins,
-		Supervisor:   []string{filepath.Join(bins, "hoist"), "runtime", "serve"},
-		Bridge:       "hoistbench0",
-		Subnet:       "10.214.0.0/24",
-		CNIPluginDir: "/usr/lib/cni",
-	}
+	defer cleanup()
+	state := cfg.StateDir
 	defer func() {
 		// Purge: every task, namespace, bridge and rule the run made.
 		if err := hoistrt.Purge(context.WithoutCancel(ctx), cfg, logf); err != nil {
@@ -637,4 +620,32 @@ func deployToFirst200(ctx context.Context, ws discover.Workspace, id string, cfg
 		time.Sleep(5 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("no HTTP 200 from %s within 3 minutes of the deploy", url)
+}
+
+// benchEngine makes the run's work directory and a short state directory
+// under /run (unix socket paths are limited), and the config of a private
+// engine there with its own namespace, bridge and subnet — never those of
+// an installed engine. cleanup removes both directories.
+func benchEngine(bins, name, bridge, subnet string) (cfg hoistrt.Config, work string, cleanup func(), err error) {
+	work, err = os.MkdirTemp("", name+"-")
+	if err != nil {
+		return cfg, "", nil, err
+	}
+	_ = os.Chmod(work, 0o755)
+	state, err := os.MkdirTemp("/run", name+"-")
+	if err != nil {
+		os.RemoveAll(work)
+		return cfg, "", nil, err
+	}
+	cfg = hoistrt.Config{
+		DataDir:      filepath.Join(work, "engine"),
+		StateDir:     state,
+		Namespace:    name,
+		BinDir:       bins,
+		Supervisor:   []string{filepath.Join(bins, "hoist"), "runtime", "serve"},
+		Bridge:       bridge,
+		Subnet:       subnet,
+		CNIPluginDir: "/usr/lib/cni",
+	}
+	return cfg, work, func() { os.RemoveAll(state); os.RemoveAll(work) }, nil
 }

@@ -92,27 +92,11 @@ func benchRuntime(c *cli.Context) (err error) {
 	runs := max(c.Int("runs"), 1)
 	loadBefore := loadAvg()
 
-	work, err := os.MkdirTemp("", "hoist-bench-rt-")
+	cfg, work, cleanup, err := benchEngine(bins, "hoist-bench-rt", "hoistbench1", "10.214.1.0/24")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	_ = os.Chmod(work, 0o755)
-	state, err := os.MkdirTemp("/run", "hoist-bench-rt-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(state)
-	cfg := hoistrt.Config{
-		DataDir:      filepath.Join(work, "engine"),
-		StateDir:     state,
-		Namespace:    "hoist-bench-rt",
-		BinDir:       bins,
-		Supervisor:   []string{filepath.Join(bins, "hoist"), "runtime", "serve"},
-		Bridge:       "hoistbench1",
-		Subnet:       "10.214.1.0/24",
-		CNIPluginDir: "/usr/lib/cni",
-	}
+	defer cleanup()
 	if sv := c.String("supervisor"); sv != "" {
 		cfg.Supervisor[0] = sv
 	}
