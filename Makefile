@@ -20,6 +20,7 @@ ENGINE_TOOLS := github.com/containerd/containerd/v2/cmd/containerd \
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hoist
+	$(GO) build -trimpath -o bin/hoist-supervisor ./cmd/hoist-supervisor
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/hoist-entry ./cmd/hoist-entry
 	$(GO) build -trimpath -o bin/ $(ENGINE_TOOLS)
 

@@ -72,6 +72,7 @@ type Component struct {
 // Status is what `hoist runtime status` reports.
 type Status struct {
 	Supervisor    int         `json:"supervisorPid,omitempty"`
+	Keeper        int         `json:"keeperPid,omitempty"`
 	DataDir       string      `json:"dataDir"`
 	StateDir      string      `json:"stateDir"`
 	Namespace     string      `json:"namespace"`
@@ -95,6 +96,9 @@ func GetStatus(ctx context.Context, cfg Config) *Status {
 	st := &Status{DataDir: cfg.DataDir, StateDir: cfg.StateDir, Namespace: cfg.Namespace, SupervisorLog: filepath.Join(cfg.logDir(), "supervisor.log")}
 	if pid, ok := cfg.supervisorPID(); ok {
 		st.Supervisor = pid
+	}
+	if pid, ok := readPid(cfg.keeperPidFile()); ok {
+		st.Keeper = pid
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -186,15 +190,41 @@ func unavailable(st *Status, why string) error {
 	return fmt.Errorf("%w: %s (%s); see %s and the daemon logs beside it", ErrEngineUnavailable, why, strings.Join(parts, "; "), st.SupervisorLog)
 }
 
-// startSupervisor starts `hoist runtime serve` detached from this process.
-func startSupervisor(cfg Config) error {
-	argv := cfg.Supervisor
-	if len(argv) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
+// SupervisorBinary is the engine supervisor's own program: the runtime's
+// packages without the rest of hoist, so the long-lived process maps only
+// the code it runs (make build puts it beside hoist).
+const SupervisorBinary = "hoist-supervisor"
+
+// supervisorCommand is what runs the supervisor: Config.Supervisor, else
+// hoist-supervisor from BinDir or beside this executable (never from $PATH:
+// it must be the same build as hoist), else this executable's hidden
+// `runtime serve`, which runs the same code in the larger binary.
+func supervisorCommand(cfg Config) ([]string, error) {
+	if len(cfg.Supervisor) > 0 {
+		return cfg.Supervisor, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{cfg.BinDir, filepath.Dir(exe)} {
+		if dir == "" {
+			continue
 		}
-		argv = []string{exe, "runtime", "serve"}
+		p := filepath.Join(dir, SupervisorBinary)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return []string{p}, nil
+		}
+	}
+	return []string{exe, "runtime", "serve"}, nil
+}
+
+// startSupervisor starts the supervisor (supervisorCommand) detached from
+// this process.
+func startSupervisor(cfg Config) error {
+	argv, err := supervisorCommand(cfg)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.logDir(), 0o700); err != nil {
 		return err

@@ -27,8 +27,9 @@ type Config struct {
 	// BinDir is where containerd, containerd-shim-runc-v2 and buildkitd
 	// are; empty means beside the hoist binary, then $PATH.
 	BinDir string
-	// Supervisor is the command that runs the supervisor (default: this
-	// executable with "runtime serve"); tests point it at a built hoist.
+	// Supervisor is the command that runs the supervisor (default:
+	// hoist-supervisor from BinDir or beside this executable, else this
+	// executable with "runtime serve"); tests point it at a built one.
 	Supervisor []string
 	// Bridge and Subnet are the local runtime's task network (default
 	// hoist0, 10.213.0.0/16); CNIPluginDir holds the CNI plugins (default

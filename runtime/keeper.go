@@ -18,7 +18,7 @@ const envChild = "HOIST_SUPERVISOR_CHILD"
 
 func (c Config) keeperPidFile() string { return filepath.Join(c.StateDir, "keeper.pid") }
 
-// Supervise is what `hoist runtime serve` runs: a small keeper process that
+// Supervise is what hoist-supervisor (and `hoist runtime serve`) runs: a small keeper process that
 // starts the supervisor (Serve) as its child and starts it again when it
 // dies other than by a clean stop (kill -9, a crash), so the control plane
 // and the load balancers come back by themselves; the new supervisor

@@ -35,6 +35,13 @@ func (c Config) env() []string {
 		envBridge + "=" + c.Bridge, envSubnet + "=" + c.Subnet, envCNIDir + "=" + c.CNIPluginDir}
 }
 
+// ConfigFromEnv is the Config a supervisor started by Ensure was handed in
+// its environment (Config.env); the hoist-supervisor program runs with it.
+func ConfigFromEnv() Config {
+	return Config{DataDir: os.Getenv(envDataDir), StateDir: os.Getenv(envStateDir), Namespace: os.Getenv(envNamespace), BinDir: os.Getenv(envBinDir),
+		Bridge: os.Getenv(envBridge), Subnet: os.Getenv(envSubnet), CNIPluginDir: os.Getenv(envCNIDir)}.withDefaults()
+}
+
 // daemon is one supervised component.
 type daemon struct {
 	name  string

@@ -642,10 +642,23 @@ func benchEngine(bins, name, bridge, subnet string) (cfg hoistrt.Config, work st
 		StateDir:     state,
 		Namespace:    name,
 		BinDir:       bins,
-		Supervisor:   []string{filepath.Join(bins, "hoist"), "runtime", "serve"},
+		Supervisor:   supervisorArgv(filepath.Join(bins, hoistrt.SupervisorBinary)),
 		Bridge:       bridge,
 		Subnet:       subnet,
 		CNIPluginDir: "/usr/lib/cni",
 	}
 	return cfg, work, func() { os.RemoveAll(state); os.RemoveAll(work) }, nil
+}
+
+// supervisorArgv runs the engine supervisor from bin: hoist-supervisor as
+// it is, hoist (or a hoist-supervisor that was not built) as `hoist runtime
+// serve`.
+func supervisorArgv(bin string) []string {
+	if filepath.Base(bin) == hoistrt.SupervisorBinary {
+		if _, err := os.Stat(bin); err == nil {
+			return []string{bin}
+		}
+		bin = filepath.Join(filepath.Dir(bin), "hoist")
+	}
+	return []string{bin, "runtime", "serve"}
 }

@@ -61,7 +61,8 @@ func Start(t testing.TB) hoistrt.Config {
 			return
 		}
 		hoistBin = filepath.Join(dir, "hoist")
-		cmd := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
+		// hoist-supervisor beside hoist, where hoist looks for it.
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/hoist", "./cmd/hoist-supervisor")
 		cmd.Dir = root
 		buildOut, buildErr = cmd.CombinedOutput()
 	})
@@ -82,7 +83,7 @@ func Start(t testing.TB) hoistrt.Config {
 		StateDir:     state,
 		Namespace:    "hoist-test",
 		BinDir:       binDir,
-		Supervisor:   []string{hoistBin, "runtime", "serve"},
+		Supervisor:   []string{filepath.Join(filepath.Dir(hoistBin), hoistrt.SupervisorBinary)},
 		Bridge:       fmt.Sprintf("hst%x", rb[:]),
 		Subnet:       fmt.Sprintf("10.%d.%d.0/24", 160+int(rb[0])%64, rb[1]),
 		CNIPluginDir: "/usr/lib/cni",
