@@ -123,3 +123,60 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestPushRecordChangesOnlyKubernetes: the AWS targets run the ECR image
+// under the tag of deployment.json's image whether or not `hoist push`
+// ran; a push record changes the Kubernetes manifests and their README
+// only (docs/generate.md, "The image each target runs").
+func TestPushRecordChangesOnlyKubernetes(t *testing.T) {
+	const dig = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+	ws, id := setupCase(t, "tomcat")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, DeployDir(ws, id))
+	d, err := LoadDeployment(ws, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecr := "${AWS_ACCOUNT_ID}.dkr.ecr.${AWS_REGION}.amazonaws.com/" + d.Registry.RepositoryName + ":" + imageTag(d.Image)
+	for file, want := range map[string]string{
+		"ecs/task-definition.json": `"image": "` + ecr + `"`,
+		"ecs/stack.yaml":           "${Repository.RepositoryUri}:${ImageTag}",
+		"apprunner/stack.yaml":     "${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/" + d.Registry.RepositoryName + ":${ImageTag}",
+		"compose.yaml":             "image: " + d.Image + "\n",
+	} {
+		if !strings.Contains(string(before[file]), want) {
+			t.Errorf("%s does not run %s:\n%s", file, want, grepLines(string(before[file]), "mage"))
+		}
+	}
+
+	rec, _ := discover.MarshalJSON(push.Record{Image: d.Image, Reference: "registry.example.com/team/app:v7", Digest: dig, Registry: "registry.example.com"})
+	if err := os.MkdirAll(filepath.Dir(push.RecordPath(ws, id)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(push.RecordPath(ws, id), rec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	after := tree(t, DeployDir(ws, id))
+	for p, data := range after {
+		kube := strings.HasPrefix(p, "kubernetes/")
+		switch {
+		case strings.HasPrefix(p, ".previous/") || p == ".generated":
+		case kube && p == "kubernetes/deployment.yaml":
+			if !strings.Contains(string(data), "image: registry.example.com/team/app:v7@"+dig+"\n") {
+				t.Errorf("%s does not run the pushed image:\n%s", p, grepLines(string(data), "image:"))
+			}
+		case !kube && string(data) != string(before[p]):
+			t.Errorf("%s changed with a push record:\n%s", p, firstDiff(string(before[p]), string(data)))
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok && !strings.HasPrefix(p, "kubernetes/") {
+			t.Errorf("%s is gone after a push record", p)
+		}
+	}
+}
