@@ -312,11 +312,21 @@ type Kubernetes struct {
 	// IncludeSecretValues writes the secret values into secret.yaml (then
 	// the file must not be committed). Off by default: keys only.
 	IncludeSecretValues bool `json:"includeSecretValues"`
-	// StorageClassName is the class of shared volumes' claims; the
-	// manifests define it for the EFS CSI driver with EFSFileSystemID.
+	// StorageClassName is the class of shared volumes' claims. Unless
+	// ExistingStorageClass, the manifests define it for the EFS CSI driver
+	// with EFSFileSystemID and this app's base path and uid, so it is
+	// named after the app (FAMILY-efs): a StorageClass is cluster-wide,
+	// and two apps giving theirs one name would share the first one's.
 	StorageClassName string `json:"storageClassName"`
-	EFSFileSystemID  string `json:"efsFileSystemId,omitempty"`
+	// ExistingStorageClass says the cluster already has the class (the
+	// platform team's): the claims use it and no StorageClass is written.
+	ExistingStorageClass bool   `json:"existingStorageClass"`
+	EFSFileSystemID      string `json:"efsFileSystemId,omitempty"`
 }
+
+// legacyStorageClassName is the class name hoist gave every app before
+// naming it after the app; deployment.json files written then still hold it.
+const legacyStorageClassName = "efs-sc"
 
 // Ingress exposes the service over HTTP.
 type Ingress struct {
@@ -497,7 +507,7 @@ func DefaultDeployment(a *discover.Analysis, image string) *Deployment {
 			Namespace:        family,
 			Replicas:         2,
 			ServiceType:      "ClusterIP",
-			StorageClassName: "efs-sc",
+			StorageClassName: family + "-efs",
 			Ingress:          Ingress{ClassName: "alb", Path: "/"},
 		},
 		Local: Local{ListenerAddress: "127.0.0.1", ListenerPort: localPort(a.ID)},

@@ -141,7 +141,23 @@ func kubernetesManifests(d *Deployment, a *discover.Analysis, image string, secr
 
 	// Storage.
 	shared := sharedVolumes(d)
-	if len(shared) > 0 {
+	switch {
+	case len(shared) == 0:
+	case k.ExistingStorageClass:
+		// The cluster's class decides the file system and the access
+		// points; nothing of deployment.json's reaches it.
+		if k.EFSFileSystemID != "" {
+			w.add("kubernetes", "kubernetes.efsFileSystemId", fmt.Sprintf("not used: the claims use the cluster's StorageClass %s (kubernetes.existingStorageClass), whose parameters name the file system", k.StorageClassName))
+		}
+		for _, v := range shared {
+			if v.FileSystemID != "" {
+				w.add("kubernetes", "volumes", fmt.Sprintf("%s: fileSystemId %s is not used on Kubernetes: the claim gets its file system from the cluster's StorageClass %s (kubernetes.existingStorageClass)", v.Name, v.FileSystemID, k.StorageClassName))
+			}
+		}
+	default:
+		if k.StorageClassName == legacyStorageClassName {
+			w.add("kubernetes", "kubernetes.storageClassName", fmt.Sprintf("%s is the name hoist gave every app's StorageClass before it named them after the app; a StorageClass is cluster-wide: where another app's or the platform's %s exists, deploy leaves it as it is and this app's claims get its file system, base path and uid. Rename it %s-efs, or set kubernetes.existingStorageClass to use the cluster's class on purpose", k.StorageClassName, k.StorageClassName, d.Family))
+		}
 		fsID := k.EFSFileSystemID
 		if fsID == "" {
 			for _, v := range shared {
@@ -172,6 +188,8 @@ func kubernetesManifests(d *Deployment, a *discover.Analysis, image string, secr
 			ReclaimPolicy:     &reclaim,
 			VolumeBindingMode: &binding,
 		}}})
+	}
+	if len(shared) > 0 {
 		var pvcs []runtime.Object
 		sc := k.StorageClassName
 		for _, v := range shared {

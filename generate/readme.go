@@ -82,6 +82,15 @@ func readmes(d *Deployment, pinnedImage string, w *warnings) []readme {
 		imageNote = "The manifests run the image `hoist push` recorded, pinned by its digest\n" +
 			"(`" + pinnedImage + "`);\n`kustomization.yaml` maps no image. "
 	}
+	storageNote := ""
+	if len(sharedVolumes(d)) > 0 {
+		storageNote = "\nThe claims in `pvc.yaml` use the StorageClass `" + d.Kubernetes.StorageClassName + "`, which\n"
+		if d.Kubernetes.ExistingStorageClass {
+			storageNote += "the cluster must already have (`kubernetes.existingStorageClass`).\n"
+		} else {
+			storageNote += "`storageclass.yaml` defines with this app's parameters (EFS access points\nunder `/" + d.Family + "`); a StorageClass is cluster-wide, so the name must be\nthis app's alone.\n"
+		}
+	}
 	k8sReadme := head("Kubernetes (EKS or any cluster)") +
 		"```sh\n" +
 		"kubectl apply --server-side -k .          # or: kustomize build . | kubectl apply -f -\n" +
@@ -92,7 +101,7 @@ func readmes(d *Deployment, pinnedImage string, w *warnings) []readme {
 		"`kubernetes.includeSecretValues` to write the values, and keep the file\n" +
 		"out of git); fill them with:\n\n" +
 		"```sh\nkubectl -n " + d.Kubernetes.Namespace + " create secret generic " + d.Family + "-secrets --from-env-file=SECRETS.env --dry-run=client -o yaml | kubectl apply -f -\n```\n" +
-		section("kubernetes")
+		storageNote + section("kubernetes")
 	out := []readme{
 		{"README.md", []byte(head("deployment artifacts") +
 			"| folder | target |\n| --- | --- |\n" +

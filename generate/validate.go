@@ -552,7 +552,7 @@ func (d *Deployment) Validate() error {
 		p.add("kubernetes.serviceType", "use ClusterIP, NodePort or LoadBalancer", "%q is not a service type", k.ServiceType)
 	}
 	for _, m := range validation.IsDNS1123Subdomain(k.StorageClassName) {
-		p.add("kubernetes.storageClassName", "use a DNS subdomain such as efs-sc", "%q: %s", k.StorageClassName, m)
+		p.add("kubernetes.storageClassName", "use a DNS subdomain such as "+d.Family+"-efs", "%q: %s", k.StorageClassName, m)
 	}
 	if k.EFSFileSystemID != "" && !efsIDRe.MatchString(k.EFSFileSystemID) {
 		p.add("kubernetes.efsFileSystemId", "use an EFS file system ID (fs-...), or leave it empty", "%q is not an EFS file system ID", k.EFSFileSystemID)
