@@ -101,17 +101,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		"--listen-metrics-urls=",
 		"--quota-backend-bytes=1073741824",
 	)
-	waitFor(t, etcd, 60*time.Second, func() error {
-		resp, err := http.Get(etcdURL + "/health")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("etcd health: %s", resp.Status)
-		}
-		return nil
-	})
+	waitFor(t, etcd, 60*time.Second, answers200(http.DefaultClient, etcdURL+"/health", "etcd health"))
 
 	// Certificates: a CA, the server's certificate for 127.0.0.1, an
 	// admin client certificate, and the service account signing key.
@@ -145,18 +135,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pki.caPEM)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
-	waitFor(t, api, 180*time.Second, func() error {
-		resp, err := client.Get(url + "/readyz")
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("readyz: %s: %s", resp.Status, lastLines(string(body), 5))
-		}
-		return nil
-	})
+	waitFor(t, api, 180*time.Second, answers200(client, url+"/readyz", "readyz"))
 
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
@@ -205,69 +184,65 @@ current-context: hoist-test
 // namespace's ServiceAccount (pods need one to be admitted).
 func startControllerManager(t testing.TB, dir, kubeconfig string, pki pkiFiles, client *http.Client, url string) {
 	t.Helper()
-	bin, err := Binary("kube-controller-manager", t.Logf)
-	if err != nil {
-		t.Fatalf("kube-controller-manager: %v", err)
-	}
-	port := freePort(t)
-	p := startProcess(t, "kube-controller-manager", filepath.Join(dir, "kube-controller-manager.log"), bin,
-		"--kubeconfig="+kubeconfig,
-		"--leader-elect=false",
-		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port),
-		"--cert-dir="+filepath.Join(dir, "kcm-certs"),
+	p, _ := startComponent(t, "kube-controller-manager", dir, kubeconfig,
 		"--service-account-private-key-file="+pki.saKey,
 		"--root-ca-file="+pki.caCert,
 		"--use-service-account-credentials=false",
 		// Nothing here allocates pod CIDRs or talks to a cloud.
 		"--allocate-node-cidrs=false",
-		"--profiling=false",
-		"--v=1",
 	)
-	waitFor(t, p, 120*time.Second, func() error {
-		resp, err := client.Get(url + "/api/v1/namespaces/default/serviceaccounts/default")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("default service account: %s", resp.Status)
-		}
-		return nil
-	})
+	waitFor(t, p, 120*time.Second, answers200(client, url+"/api/v1/namespaces/default/serviceaccounts/default", "default service account"))
 }
 
 // startScheduler runs kube-scheduler against the server and waits for its
 // health endpoint.
 func startScheduler(t testing.TB, dir, kubeconfig string) {
 	t.Helper()
-	bin, err := Binary("kube-scheduler", t.Logf)
-	if err != nil {
-		t.Fatalf("kube-scheduler: %v", err)
-	}
-	port := freePort(t)
-	p := startProcess(t, "kube-scheduler", filepath.Join(dir, "kube-scheduler.log"), bin,
-		"--kubeconfig="+kubeconfig,
-		"--leader-elect=false",
-		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port),
-		"--cert-dir="+filepath.Join(dir, "scheduler-certs"),
-		"--profiling=false",
-		"--v=1",
-	)
+	p, port := startComponent(t, "kube-scheduler", dir, kubeconfig)
 	// Its serving certificate is self-signed; /healthz is all it answers here.
 	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	waitFor(t, p, 120*time.Second, func() error {
-		resp, err := insecure.Get("https://127.0.0.1:" + strconv.Itoa(port) + "/healthz")
+	waitFor(t, p, 120*time.Second, answers200(insecure, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "healthz"))
+}
+
+// startComponent starts a control-plane component of the nested module
+// (kube-controller-manager, kube-scheduler) as an admin client of the
+// server through kubeconfig: no leader election, its own serving port on
+// 127.0.0.1 (returned) and certificate directory, the log in dir/NAME.log.
+// args are the component's own flags.
+func startComponent(t testing.TB, name, dir, kubeconfig string, args ...string) (*process, int) {
+	t.Helper()
+	bin, err := Binary(name, t.Logf)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	port := freePort(t)
+	common := []string{
+		"--kubeconfig=" + kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(dir, name+"-certs"),
+	}
+	args = append(append(common, args...), "--profiling=false", "--v=1")
+	return startProcess(t, name, filepath.Join(dir, name+".log"), bin, args...), port
+}
+
+// answers200 is a readiness check for waitFor: a GET of url answered with
+// 200. Otherwise the error names what and the status, with the end of the
+// body (readyz lists the checks that failed).
+func answers200(client *http.Client, url, what string) func() error {
+	return func() error {
+		resp, err := client.Get(url)
 		if err != nil {
 			return err
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			return fmt.Errorf("healthz: %s", resp.Status)
+			return fmt.Errorf("%s: %s: %s", what, resp.Status, lastLines(string(body), 5))
 		}
 		return nil
-	})
+	}
 }
 
 // process is a child the test started; only it is ever signalled.
@@ -557,46 +532,45 @@ func Binary(name string, logf func(string, ...any)) (string, error) {
 // server-side apply with dryRun=All and fieldValidation=Strict, so the
 // server decodes it strictly and runs its full validation and admission
 // without storing anything. path is the object's REST path, e.g.
-// /apis/apps/v1/namespaces/NS/deployments/NAME.
+// /apis/apps/v1/namespaces/NS/deployments/NAME. A warning of the server
+// is an error too.
 func (s *Server) ApplyDryRun(path string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPatch, s.URL+path+"?dryRun=All&fieldManager=hoist&fieldValidation=Strict&force=true", bytes.NewReader(body))
+	warnings, err := s.apply(path, body, "dryRun=All&")
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/apply-patch+yaml")
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.HTTPClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s", resp.Status, path, strings.TrimSpace(string(data)))
-	}
-	if w := resp.Header.Values("Warning"); len(w) > 0 {
-		return fmt.Errorf("%s: the server warned: %s", path, strings.Join(w, "; "))
+	if len(warnings) > 0 {
+		return fmt.Errorf("%s: the server warned: %s", path, strings.Join(warnings, "; "))
 	}
 	return nil
 }
 
 // Apply is ApplyDryRun without the dry run: the object is stored.
 func (s *Server) Apply(path string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPatch, s.URL+path+"?fieldManager=hoist&fieldValidation=Strict&force=true", bytes.NewReader(body))
+	_, err := s.apply(path, body, "")
+	return err
+}
+
+// apply sends body to path as a server-side apply by field manager hoist
+// with strict field validation, forcing conflicts; query is added to the
+// URL's. It returns the server's Warning headers.
+func (s *Server) apply(path string, body []byte, query string) ([]string, error) {
+	req, err := http.NewRequest(http.MethodPatch, s.URL+path+"?"+query+"fieldManager=hoist&fieldValidation=Strict&force=true", bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	req.Header.Set("Accept", "application/json")
 	resp, err := s.HTTPClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s", resp.Status, path, strings.TrimSpace(string(data)))
+		return nil, fmt.Errorf("%s %s: %s", resp.Status, path, strings.TrimSpace(string(data)))
 	}
-	return nil
+	return resp.Header.Values("Warning"), nil
 }
 
 // Get reads a path of the API.

@@ -1,10 +1,37 @@
 package kubetest
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 )
+
+// TestAnswers200: the readiness check every component's start waits on
+// passes on 200 only, and says what was not ready and why.
+func TestAnswers200(t *testing.T) {
+	status := http.StatusServiceUnavailable
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		fmt.Fprint(w, "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n")
+	}))
+	defer srv.Close()
+	check := answers200(srv.Client(), srv.URL+"/readyz", "readyz")
+	err := check()
+	if err == nil || !strings.Contains(err.Error(), "readyz: 503 Service Unavailable") || !strings.Contains(err.Error(), "[-]etcd failed") {
+		t.Errorf("not ready: %v", err)
+	}
+	status = http.StatusOK
+	if err := check(); err != nil {
+		t.Errorf("ready: %v", err)
+	}
+	srv.Close()
+	if err := check(); err == nil {
+		t.Error("a closed server is ready")
+	}
+}
 
 func TestStartServesTheAPI(t *testing.T) {
 	s := Start(t)
