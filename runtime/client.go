@@ -97,7 +97,7 @@ func GetStatus(ctx context.Context, cfg Config) *Status {
 	if pid, ok := cfg.supervisorPID(); ok {
 		st.Supervisor = pid
 	}
-	if pid, ok := readPid(cfg.keeperPidFile()); ok {
+	if pid, ok := cfg.keeperPID(); ok {
 		st.Keeper = pid
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -119,6 +119,17 @@ func GetStatus(ctx context.Context, cfg Config) *Status {
 		pc.Error = err.Error()
 	} else {
 		pc.Healthy, pc.Version = true, "v1"
+	}
+	// A daemon of hoist's own is up once the supervisor has made its socket
+	// 0600: buildkitd makes its own 0660, and it answers before that.
+	for _, c := range []*Component{&cc, &bc} {
+		if !c.Healthy || !c.Managed {
+			continue
+		}
+		p := strings.TrimPrefix(c.Address, "unix://")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm() != 0o600 {
+			c.Healthy, c.Error = false, fmt.Sprintf("starting: %s is still mode %v (the supervisor makes it 0600 once the daemon is ready)", p, fi.Mode().Perm())
+		}
 	}
 	st.Components = []Component{cc, bc, pc}
 	return st

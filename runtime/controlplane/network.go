@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -17,24 +18,23 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/netns"
 	gocni "github.com/containerd/go-cni"
-	"github.com/containernetworking/cni/pkg/invoke"
-	types100 "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/hoistctl/hoist/runtime/api"
 )
 
 // network gives each task its own network namespace on hoist's bridge,
-// made by Debian's CNI plugins (bridge + host-local + portmap, loopback),
-// with host ports on 127.0.0.1 mapped to the task's ports.
+// made by Debian's CNI plugins (bridge + host-local, loopback), with host
+// ports on 127.0.0.1 mapped to the task's ports by hostPorts.
 type network struct {
 	opts Options
-	// cni is the whole network (bridge, then portmap), which teardown
-	// removes; bridge is its first plugin alone, which attach sets up
-	// before a task starts. The host ports are mapped by mapPorts while
-	// the task starts: nothing in the task needs them, and the portmap
-	// plugin's iptables work took as long as the bridge's.
-	cni     gocni.CNI
-	bridge  gocni.CNI
+	// bridge is the CNI network attach sets up before a task starts and
+	// teardown removes. The host ports are mapped by mapPorts while the
+	// task starts: nothing in the task needs them.
+	bridge gocni.CNI
+	// legacy is the network of tasks started by hoist before hostPorts
+	// (bridge with ipMasq, then portmap): teardown removes theirs with it.
+	legacy  gocni.CNI
+	hp      *hostPorts
 	mu      sync.Mutex
 	ports   map[int]string // host port -> task ID
 	netName string
@@ -49,9 +49,11 @@ func newNetwork(o Options) (*network, error) {
 	if _, _, err := net.ParseCIDR(o.Subnet); err != nil {
 		return nil, fmt.Errorf("task subnet %q: %w", o.Subnet, err)
 	}
-	n := &network{opts: o, ports: map[int]string{}, netName: "hoist-" + o.Bridge}
+	n := &network{opts: o, ports: map[int]string{}, netName: "hoist-" + o.Bridge, hp: newHostPorts(o.Bridge, o.Subnet)}
+	// The subnet is masqueraded by one rule of hostPorts, not by a chain
+	// per task (the plugin's ipMasq).
 	bridge := map[string]any{
-		"type": "bridge", "bridge": o.Bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
+		"type": "bridge", "bridge": o.Bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
 		"ipam": map[string]any{
 			"type":    "host-local",
 			"ranges":  [][]map[string]string{{{"subnet": o.Subnet}}},
@@ -71,16 +73,20 @@ func newNetwork(o Options) (*network, error) {
 		return c, nil
 	}
 	var err error
-	if n.cni, err = load(bridge, portmapConf); err != nil {
+	if n.bridge, err = load(bridge); err != nil {
 		return nil, err
 	}
-	if n.bridge, err = load(bridge); err != nil {
+	legacy := maps.Clone(bridge)
+	legacy["ipMasq"] = true
+	portmap := map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true}
+	if n.legacy, err = load(legacy, portmap); err != nil {
+		return nil, err
+	}
+	if err := n.hp.setup(); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
-
-var portmapConf = map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true}
 
 // reserve allocates the host ports of a task's port mappings: fixed ones
 // must be free, 0 gets a free port.
@@ -199,14 +205,13 @@ func (n *network) newNetns() (string, error) {
 }
 
 // attach puts a netns on the bridge; it returns the task's address on the
-// bridge and the bridge plugin's result, which mapPorts chains to. On
-// failure teardown cleans up.
-func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Binding, tr *trace) (string, *types100.Result, error) {
+// bridge. On failure teardown cleans up.
+func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Binding, tr *trace) (string, error) {
 	t0 := time.Now()
 	res, err := n.bridge.Setup(ctx, taskID, nsPath)
 	tr.mark("cni bridge", time.Since(t0))
 	if err != nil {
-		return "", nil, fmt.Errorf("attaching the task to bridge %s: %w", n.opts.Bridge, err)
+		return "", fmt.Errorf("attaching the task to bridge %s: %w", n.opts.Bridge, err)
 	}
 	var ip string
 	for name, c := range res.Interfaces {
@@ -220,68 +225,22 @@ func (n *network) attach(ctx context.Context, taskID, nsPath string, bs []api.Bi
 		}
 	}
 	if ip == "" {
-		return "", nil, errors.New("the CNI bridge plugin gave the task no IPv4 address")
-	}
-	var prev *types100.Result
-	for _, r := range res.Raw() {
-		for _, i := range r.Interfaces {
-			if i.Sandbox != "" && i.Name != "lo" {
-				prev = r
-			}
-		}
+		return "", errors.New("the CNI bridge plugin gave the task no IPv4 address")
 	}
 	// Connections to 127.0.0.1:hostPort are DNATed to the bridge, which
 	// the kernel only routes with route_localnet on.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+n.opts.Bridge+"/route_localnet", []byte("1"), 0o644)
 	t0 = time.Now()
 	if err := loopbackForward(nsPath, bs); err != nil {
-		return "", nil, err
+		return "", err
 	}
 	tr.mark("loopback forward", time.Since(t0))
-	return ip, prev, nil
+	return ip, nil
 }
 
-// mapPorts maps the task's host ports on 127.0.0.1 to its address: the
-// portmap plugin, chained to the bridge plugin's result as it would be in
-// the whole network's list (whose removal in teardown deletes them).
-func (n *network) mapPorts(ctx context.Context, taskID, nsPath string, prev *types100.Result, bs []api.Binding) error {
-	if len(bs) == 0 {
-		return nil
-	}
-	if prev == nil {
-		return errors.New("mapping host ports: no result from the bridge plugin to chain to")
-	}
-	type mapping struct {
-		HostPort      int    `json:"hostPort"`
-		ContainerPort int    `json:"containerPort"`
-		Protocol      string `json:"protocol"`
-		HostIP        string `json:"hostIP"`
-	}
-	var pm []mapping
-	for _, b := range bs {
-		pm = append(pm, mapping{HostPort: b.HostPort, ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostIP: "127.0.0.1"})
-	}
-	// The result in the plugin's own version (the library writes its
-	// newest, which Debian's plugins do not read).
-	res := *prev
-	res.CNIVersion = "1.0.0"
-	conf := map[string]any{"cniVersion": "1.0.0", "name": n.netName, "runtimeConfig": map[string]any{"portMappings": pm}, "prevResult": &res}
-	for k, v := range portmapConf {
-		conf[k] = v
-	}
-	data, err := json.Marshal(conf)
-	if err != nil {
-		return err
-	}
-	plugin, err := invoke.FindInPath("portmap", []string{n.opts.CNIPluginDir})
-	if err != nil {
-		return err
-	}
-	args := &invoke.Args{Command: "ADD", ContainerID: taskID, NetNS: nsPath, IfName: "eth0", Path: n.opts.CNIPluginDir}
-	if _, err := invoke.ExecPluginWithResult(ctx, plugin, data, args, nil); err != nil {
-		return fmt.Errorf("mapping the task's host ports: %w", err)
-	}
-	return nil
+// mapPorts maps the task's host ports on 127.0.0.1 to its address.
+func (n *network) mapPorts(taskID, ip string, bs []api.Binding) error {
+	return n.hp.add(taskID, ip, bs)
 }
 
 // loopbackForward makes a legacy app that listens on 127.0.0.1 (common
@@ -310,9 +269,18 @@ func loopbackForward(nsPath string, bs []api.Binding) error {
 
 func (n *network) teardown(ctx context.Context, taskID, nsPath string, bs []api.Binding) error {
 	var errs []error
+	// A task started by an older hoist has the CNI portmap plugin's rules
+	// and a masquerade chain of the bridge plugin: the legacy network
+	// removes those.
+	cni, opts := n.bridge, []gocni.NamespaceOpts(nil)
+	if found, err := n.hp.remove(taskID); err != nil {
+		errs = append(errs, err)
+	} else if !found && len(bs) > 0 {
+		cni, opts = n.legacy, portOpts(bs)
+	}
 	if nsPath != "" {
 		if _, err := os.Stat(nsPath); err == nil {
-			if err := n.cni.Remove(ctx, taskID, nsPath, portOpts(bs)...); err != nil {
+			if err := cni.Remove(ctx, taskID, nsPath, opts...); err != nil {
 				errs = append(errs, fmt.Errorf("detaching task %s: %w", taskID, err))
 			}
 			if err := netns.LoadNetNS(nsPath).Remove(); err != nil {
@@ -320,7 +288,7 @@ func (n *network) teardown(ctx context.Context, taskID, nsPath string, bs []api.
 			}
 		} else {
 			// The netns is gone: still release the IP lease and port rules.
-			if err := n.cni.Remove(ctx, taskID, "", portOpts(bs)...); err != nil {
+			if err := cni.Remove(ctx, taskID, "", opts...); err != nil {
 				errs = append(errs, fmt.Errorf("detaching task %s: %w", taskID, err))
 			}
 		}
@@ -351,6 +319,8 @@ func SweepHost(stateDir, bridge string) error {
 			}
 		}
 		errs = append(errs, sweepIptables("hoist-"+bridge))
+		// After the rules that jump to them.
+		errs = append(errs, newHostPorts(bridge, "").sweep())
 	}
 	return errors.Join(errs...)
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
-	types100 "github.com/containernetworking/cni/pkg/types/100"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hoistctl/hoist/runtime/api"
@@ -120,11 +119,11 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	attached := make(chan attachResult, 1)
 	go func() {
 		t0 := time.Now()
-		ip, prev, err := c.net.attach(ctx, t.TaskID, nsPath, bindings, tr)
+		ip, err := c.net.attach(ctx, t.TaskID, nsPath, bindings, tr)
 		tr.mark("network", time.Since(t0))
 		if err == nil {
 			// While the container is still being created.
-			c.mapPorts(t, nsPath, prev, bindings)
+			c.mapPorts(t, ip, bindings)
 		}
 		attached <- attachResult{ip, err}
 	}()
@@ -258,7 +257,7 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 // mapPorts maps the task's host ports while it starts; the task is not
 // healthy before they are mapped, so a healthy task's host ports answer.
 // A task whose ports cannot be mapped is stopped as failed to start.
-func (c *Controller) mapPorts(t *rtask, nsPath string, prev *types100.Result, bs []api.Binding) {
+func (c *Controller) mapPorts(t *rtask, ip string, bs []api.Binding) {
 	done := make(chan struct{})
 	c.mu.Lock()
 	t.portsDone = done
@@ -266,7 +265,7 @@ func (c *Controller) mapPorts(t *rtask, nsPath string, prev *types100.Result, bs
 	go func() {
 		defer close(done)
 		t0 := time.Now()
-		err := c.net.mapPorts(c.ctx, t.TaskID, nsPath, prev, bs)
+		err := c.net.mapPorts(t.TaskID, ip, bs)
 		c.mu.Lock()
 		t.portsTook = time.Since(t0)
 		defer c.mu.Unlock()
