@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +25,9 @@ import (
 	"github.com/hoistctl/hoist/runtime/enginetest"
 )
 
-// buildWebapp builds the runtime's test web app into the engine.
-func buildWebapp(t *testing.T, cfg hoistrt.Config, image string) {
+// buildWebapp builds the runtime's test web app into the engine as image,
+// run with args (see its flags).
+func buildWebapp(t *testing.T, cfg hoistrt.Config, image string, args ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "webapp"), ".")
@@ -36,7 +36,8 @@ func buildWebapp(t *testing.T, cfg hoistrt.Config, image string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the web app: %v\n%s", err, out)
 	}
-	df := "FROM scratch\nCOPY webapp /webapp\nUSER 65534:65534\nENTRYPOINT [\"/webapp\"]\n"
+	entrypoint, _ := json.Marshal(append([]string{"/webapp"}, args...))
+	df := "FROM scratch\nCOPY webapp /webapp\nUSER 65534:65534\nENTRYPOINT " + string(entrypoint) + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +75,34 @@ func hoistCmd(t *testing.T, cfg hoistrt.Config, ws string, args ...string) (stri
 	return out.String(), errb.String(), code
 }
 
+// cliWorkspace is a workspace holding d as its app's deployment.json and a
+// secrets file with dbPassword as the app's DB_PASSWORD (the secret of
+// deployment()), for the hoist binary to deploy.
+func cliWorkspace(t *testing.T, d *generate.Deployment, dbPassword string) discover.Workspace {
+	t.Helper()
+	ws := discover.Workspace{Dir: t.TempDir()}
+	writeDeployment(t, ws, d.ID, d)
+	sec, _ := json.Marshal(map[string]string{d.ID + "/env/DB_PASSWORD": dbPassword})
+	if err := os.WriteFile(ws.SecretsPath(), sec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// deployJSON runs `hoist --output json deploy ID` and decodes its result;
+// a failed deploy ends the test. The output is returned too.
+func deployJSON(t *testing.T, cfg hoistrt.Config, ws discover.Workspace, id string) (res Result, stdout, stderr string) {
+	t.Helper()
+	out, stderr, code := hoistCmd(t, cfg, ws.Dir, "--output", "json", "deploy", id)
+	if code != 0 {
+		t.Fatalf("hoist deploy: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("deploy output: %v\n%s", err, out)
+	}
+	return res, out, stderr
+}
+
 func writeDeployment(t *testing.T, ws discover.Workspace, id string, d *generate.Deployment) {
 	t.Helper()
 	data, err := generate.MarshalDeployment(d)
@@ -98,25 +127,13 @@ func TestDeployCLI(t *testing.T) {
 	cfg := enginetest.Start(t)
 	const image = "hoist.local/webdeploy:test"
 	buildWebapp(t, cfg, image)
-	ws := discover.Workspace{Dir: t.TempDir()}
 	listener := freePort(t)
 	d := deployment(t, image, "webdeploy", listener)
 	id := d.ID
-	writeDeployment(t, ws, id, d)
 	const secret = "deploy-test-secret-value"
-	sec, _ := json.Marshal(map[string]string{id + "/env/DB_PASSWORD": secret})
-	if err := os.WriteFile(ws.SecretsPath(), sec, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ws := cliWorkspace(t, d, secret)
 
-	out, stderr, code := hoistCmd(t, cfg, ws.Dir, "--output", "json", "deploy", id)
-	if code != 0 {
-		t.Fatalf("hoist deploy: exit %d\n%s\n%s", code, out, stderr)
-	}
-	var res Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("deploy output: %v\n%s", err, out)
-	}
+	res, out, stderr := deployJSON(t, cfg, ws, id)
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", listener)
 	if res.Endpoint != endpoint || res.TaskDefinition != "webdeploy:1" || res.Service.RunningCount != 3 || res.Service.Deployments[0].RolloutState != "COMPLETED" {
 		t.Fatalf("deploy result: %+v %+v", res, res.Service)
@@ -132,7 +149,7 @@ func TestDeployCLI(t *testing.T) {
 		t.Errorf("secret in the task: %q, %v", body, err)
 	}
 
-	out, _, code = hoistCmd(t, cfg, ws.Dir, "-o", "json", "runtime", "ps", "--service", "webdeploy")
+	out, _, code := hoistCmd(t, cfg, ws.Dir, "-o", "json", "runtime", "ps", "--service", "webdeploy")
 	var tasks []api.Task
 	if code != 0 || json.Unmarshal([]byte(out), &tasks) != nil || len(tasks) != 3 {
 		t.Fatalf("runtime ps: exit %d\n%s", code, out)
@@ -160,38 +177,14 @@ func TestDeployCLI(t *testing.T) {
 	d.Environment[0].Value = "two"
 	d.DesiredCount = 2
 	writeDeployment(t, ws, id, d)
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		hc := &http.Client{Timeout: 5 * time.Second}
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			resp, err := hc.Get(endpoint + "/")
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					ok.Add(1)
-					continue
-				}
-			}
-			failed.Add(1)
-		}
-	}()
+	l := startLoad(endpoint+"/", 5*time.Second)
 	out, stderr, code = hoistCmd(t, cfg, ws.Dir, "-o", "json", "deploy", id)
-	close(stop)
-	<-done
+	ok, failed, errs := l.stop()
 	if code != 0 {
 		t.Fatalf("second deploy: exit %d\n%s\n%s", code, out, stderr)
 	}
-	if failed.Load() != 0 || ok.Load() < 50 {
-		t.Errorf("during the rollout: %d ok, %d failed", ok.Load(), failed.Load())
+	if failed != 0 || ok < 50 {
+		t.Errorf("during the rollout: %d ok, %d failed: %v", ok, failed, errs)
 	}
 	if body, _ := httpGet(endpoint + "/"); !strings.HasSuffix(strings.TrimSpace(body), "rev=two") {
 		t.Errorf("after the rollout: %q", body)

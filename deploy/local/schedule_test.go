@@ -2,16 +2,12 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hoistctl/hoist/discover"
-	"github.com/hoistctl/hoist/extract/buildkit"
 	"github.com/hoistctl/hoist/generate"
 	"github.com/hoistctl/hoist/runtime/api"
 	"github.com/hoistctl/hoist/runtime/enginetest"
@@ -25,22 +21,8 @@ import (
 func TestDeployScheduledApp(t *testing.T) {
 	cfg := enginetest.Start(t)
 	const image = "hoist.local/nightly:test"
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "webapp"), ".")
-	build.Dir, _ = filepath.Abs("../../runtime/controlplane/testdata/webapp")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the web app: %v\n%s", err, out)
-	}
 	// The batch job: append a line to /data/runs and exit.
-	df := "FROM scratch\nCOPY webapp /webapp\nUSER 65534:65534\nENTRYPOINT [\"/webapp\", \"-write\", \"/data/runs\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := buildkit.Build(context.Background(), buildkit.Options{Address: cfg.BuildkitAddress(), ContextDir: dir, Image: image, Mode: "quiet"}); err != nil {
-		t.Fatal(err)
-	}
-	ws := discover.Workspace{Dir: t.TempDir()}
+	buildWebapp(t, cfg, image, "-write", "/data/runs")
 	d := deployment(t, image, "nightly", freePort(t))
 	d.Schedule = &generate.Schedule{Expression: "cron(* * * * ? *)"}
 	d.AutoScaling = generate.AutoScaling{}
@@ -48,20 +30,9 @@ func TestDeployScheduledApp(t *testing.T) {
 	d.AppRunner.Enabled = false
 	d.Kubernetes.Ingress.Enabled = false
 	id := d.ID
-	writeDeployment(t, ws, id, d)
-	sec, _ := json.Marshal(map[string]string{id + "/env/DB_PASSWORD": "not-shown"})
-	if err := os.WriteFile(ws.SecretsPath(), sec, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ws := cliWorkspace(t, d, "not-shown")
 
-	out, stderr, code := hoistCmd(t, cfg, ws.Dir, "--output", "json", "deploy", id)
-	if code != 0 {
-		t.Fatalf("hoist deploy: exit %d\n%s\n%s", code, out, stderr)
-	}
-	var res Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("deploy output: %v\n%s", err, out)
-	}
+	res, _, _ := deployJSON(t, cfg, ws, id)
 	if res.Service != nil || res.Schedule == nil || res.Schedule.Expression != "cron(* * * * ? *)" || res.Schedule.NextRun.IsZero() {
 		t.Fatalf("a scheduled app should become a schedule: %+v", res)
 	}
@@ -87,7 +58,7 @@ func TestDeployScheduledApp(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), "run at ") || !strings.Contains(string(data), "uid 65534") {
 		t.Errorf("what the scheduled task wrote to its volume: %q, %v", data, err)
 	}
-	out, _, code = hoistCmd(t, cfg, ws.Dir, "runtime", "logs", runs[0].TaskID)
+	out, _, code := hoistCmd(t, cfg, ws.Dir, "runtime", "logs", runs[0].TaskID)
 	if code != 0 || !strings.Contains(out, "wrote /data/runs") {
 		t.Errorf("runtime logs of the scheduled run: exit %d\n%s", code, out)
 	}
