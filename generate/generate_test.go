@@ -302,14 +302,7 @@ func TestUDPBehindAnALBIsAWarning(t *testing.T) {
 	d := DefaultDeployment(a, "")
 	d.HealthCheck.Protocol, d.HealthCheck.Path, d.HealthCheck.Matcher = "HTTP", "/", "200-399"
 	d.LoadBalancer.Type, d.LoadBalancer.ListenerPort, d.LoadBalancer.ListenerProtocol = LoadBalancerApplication, 80, "HTTP"
-	data, _ := MarshalDeployment(d)
-	if err := discover.WriteFileAtomic(DeploymentPath(ws, id), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Generate(Options{Workspace: ws, ID: id})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := generateWith(t, ws, id, d)
 	for _, w := range res.Warnings {
 		if w.Target == "ecs" && strings.Contains(w.Message, "udp/18087) cannot be behind an application load balancer") {
 			readme, _ := os.ReadFile(filepath.Join(DeployDir(ws, id), "ecs", "README.md"))

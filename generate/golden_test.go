@@ -47,6 +47,23 @@ func setupCaseB(t testing.TB, name string) (discover.Workspace, string) {
 	return ws, a.ID
 }
 
+// generateWith writes d as the app's deployment.json and generates.
+func generateWith(t *testing.T, ws discover.Workspace, id string, d *Deployment) *Result {
+	t.Helper()
+	data, err := MarshalDeployment(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := discover.WriteFileAtomic(DeploymentPath(ws, id), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Generate(Options{Workspace: ws, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // tree reads every regular file under dir, by slash path.
 func tree(t *testing.T, dir string) map[string][]byte {
 	t.Helper()

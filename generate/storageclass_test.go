@@ -8,8 +8,6 @@ import (
 
 	storagev1 "k8s.io/api/storage/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/hoistctl/hoist/discover"
 )
 
 // withSharedVolume writes the case's default deployment.json with a shared
@@ -26,17 +24,7 @@ func withSharedVolume(t *testing.T, name string, edit func(*Deployment)) (*Deplo
 	if edit != nil {
 		edit(d)
 	}
-	data, err := MarshalDeployment(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := discover.WriteFileAtomic(DeploymentPath(ws, id), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Generate(Options{Workspace: ws, ID: id})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := generateWith(t, ws, id, d)
 	return d, filepath.Join(DeployDir(ws, id), "kubernetes"), res.Warnings
 }
 
