@@ -180,7 +180,7 @@ func benchContainerize(c *cli.Context) error {
 		})
 		return r, time.Since(t), err
 	}
-	hostBase := func(jlink, cds bool, extra func(*discover.Analysis) []string) func(context.Context, *discover.Analysis, *extract.Manifest, string) error {
+	hostBase := func(jlink bool, cds hostbase.CDSMode, extra func(*discover.Analysis) []string) func(context.Context, *discover.Analysis, *extract.Manifest, string) error {
 		return func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
 			var more []string
 			if extra != nil {
@@ -192,7 +192,7 @@ func benchContainerize(c *cli.Context) error {
 	}
 
 	logf("containerize (cold, jlink)")
-	rHoist, cold, err := build(ws, "jlink=true", hostBase(true, false, nil))
+	rHoist, cold, err := build(ws, "jlink=true", hostBase(true, hostbase.CDSAuto, nil))
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func benchContainerize(c *cli.Context) error {
 	}
 	extractAgain := time.Since(t1)
 	logf("containerize (warm, after a one-file change)")
-	rWarm, warm, err := build(ws, "jlink=true", hostBase(true, false, nil))
+	rWarm, warm, err := build(ws, "jlink=true", hostBase(true, hostbase.CDSAuto, nil))
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func benchContainerize(c *cli.Context) error {
 		return err
 	}
 	logf("containerize with --cds")
-	rCDS, _, err := build(cdsWS, "jlink=true cds=true", hostBase(true, true, nil))
+	rCDS, _, err := build(cdsWS, "jlink=true cds=true", hostBase(true, hostbase.CDSOn, nil))
 	if err != nil {
 		return err
 	}
@@ -298,11 +298,11 @@ func benchContainerize(c *cli.Context) error {
 		s, err := imageSize(ctx, cc, r.Image)
 		return s, d, err
 	}
-	fullSize, fullTime, err := baseline("full-jdk", "jlink=false", hostBase(false, false, nil))
+	fullSize, fullTime, err := baseline("full-jdk", "jlink=false", hostBase(false, hostbase.CDSAuto, nil))
 	if err != nil {
 		return err
 	}
-	procSize, procTime, err := baseline("process-mode", "process-mode", hostBase(false, false, processModeDirs))
+	procSize, procTime, err := baseline("process-mode", "process-mode", hostBase(false, hostbase.CDSAuto, processModeDirs))
 	if err != nil {
 		return err
 	}

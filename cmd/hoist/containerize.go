@@ -49,7 +49,7 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "BuildKit progress display: auto, tty, plain or quiet"},
 			&cli.StringFlag{Name: "base-image", Usage: "build FROM this image (e.g. eclipse-temurin:17-jre, from a registry you can reach) instead of containerParameters.baseImage; host builds the app's own runtime from this host"},
 			&cli.BoolFlag{Name: "no-jlink", Usage: "copy the whole Java runtime instead of reducing it with jdeps and jlink"},
-			&cli.BoolFlag{Name: "cds", Usage: "add a class data sharing archive to the jlink-reduced Java runtime: the JVM starts faster, but with JDK 17 the image digest is no longer reproducible"},
+			&cli.BoolFlag{Name: "cds", Usage: "a class data sharing archive in the jlink-reduced Java runtime, for a faster JVM start (default: added for Java 19 and later, whose archives are reproducible; --cds adds one for Java 12 to 18 too, whose are not; --cds=false never)"},
 			&cli.StringFlag{Name: "locales", Usage: "locales whose data a jlink-reduced Java runtime keeps besides English, e.g. de,fr (default: from the process's locale settings; all keeps every locale)"},
 			&cli.BoolFlag{Name: "no-validate", Usage: "do not start the image once to check that the app answers on its ports"},
 			&cli.DurationFlag{Name: "validate-timeout", Value: 2 * time.Minute, Usage: "how long the validation run waits for the app to answer"},
@@ -98,6 +98,10 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 				return err
 			}
 			jlink := !c.Bool("no-jlink")
+			cds := hostbase.CDSAuto
+			if c.IsSet("cds") {
+				cds = map[bool]hostbase.CDSMode{true: hostbase.CDSOn, false: hostbase.CDSOff}[c.Bool("cds")]
+			}
 			var locales []string
 			if l := c.String("locales"); l != "" {
 				locales = strings.Split(l, ",")
@@ -115,12 +119,12 @@ path); the output goes to APP/containerize/validate.log, secrets masked.`,
 				OCIArchive:   oci,
 				EntryBinary:  entry,
 				BaseImage:    c.String("base-image"),
-				BaseKey:      fmt.Sprintf("jlink=%v cds=%v locales=%s", jlink, c.Bool("cds"), strings.Join(locales, ",")),
+				BaseKey:      fmt.Sprintf("jlink=%v cds=%q locales=%s", jlink, cds, strings.Join(locales, ",")),
 				Progress:     g.stderr,
 				Mode:         c.String("progress"),
 				Logf:         g.logf,
 				Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
-					rep, err := hostbase.Assemble(ctx, hostbase.Options{Host: g.host, Analysis: a, Dest: dest, Jlink: jlink, CDS: c.Bool("cds"), Locales: locales, AppJars: containerize.AppJars(filepath.Dir(dest), m), Logf: g.logf})
+					rep, err := hostbase.Assemble(ctx, hostbase.Options{Host: g.host, Analysis: a, Dest: dest, Jlink: jlink, CDS: cds, Locales: locales, AppJars: containerize.AppJars(filepath.Dir(dest), m), Logf: g.logf})
 					if err != nil {
 						return err
 					}

@@ -54,9 +54,12 @@ type Options struct {
 	// directories, for jdeps. Wars, Spring Boot jars and exploded web
 	// apps are opened up (WEB-INF/classes, WEB-INF/lib/*.jar, BOOT-INF/...).
 	AppJars []string
-	// CDS adds a class data sharing archive to a jlink-reduced JDK (17 and
-	// later): faster JVM start, but JDK 17's archives are not reproducible.
-	CDS bool
+	// CDS says whether a jlink-reduced runtime gets a class data sharing
+	// archive of the JDK's classes (the JVM starts faster): CDSAuto (the
+	// default) adds one where the dump is reproducible (Java 19 and later),
+	// CDSOn also for Java 12 to 18, whose dumps differ from one run to the
+	// next, CDSOff never.
+	CDS CDSMode
 	// Locales are the locales whose data a jlink-reduced runtime keeps
 	// besides English ("de", "fr-CA", or "all"); empty derives them from the
 	// process's locale settings.

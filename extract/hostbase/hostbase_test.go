@@ -79,7 +79,7 @@ func javaAnalysis(jdk string, uid, gid uint32, user string) *discover.Analysis {
 
 // runChroot runs the probe jar with the assembled runtime as the root
 // directory, as the given user, with no environment but PATH.
-func runChroot(t *testing.T, root, jdk, jar string, uid, gid uint32) string {
+func runChroot(t *testing.T, root, jdk, jar string, uid, gid uint32, jvmOptions ...string) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(root, "app"), 0o755); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,10 @@ func runChroot(t *testing.T, root, jdk, jar string, uid, gid uint32) string {
 			t.Errorf("unmounting %s: %v", proc, err)
 		}
 	}()
-	cmd := exec.Command(filepath.Join(jdk, "bin", "java"), "-Xshare:auto", "-jar", "/app/probe.jar")
+	if len(jvmOptions) == 0 {
+		jvmOptions = []string{"-Xshare:auto"}
+	}
+	cmd := exec.Command(filepath.Join(jdk, "bin", "java"), append(jvmOptions, "-jar", "/app/probe.jar")...)
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Credential: &syscall.Credential{Uid: uid, Gid: gid}}
@@ -393,4 +396,125 @@ func TestAssembleMissingRuntime(t *testing.T) {
 	if _, err := Assemble(context.Background(), Options{Host: discover.Host{Root: root}, Analysis: a, Dest: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "analyze") {
 		t.Errorf("no runtime kind: %v", err)
 	}
+}
+
+// newerJDK is a JDK of Java 19 or later on this machine (whose class data
+// sharing dumps are reproducible), or a skip.
+func newerJDK(t *testing.T) (home string, feature int) {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/jvm/*/release")
+	for _, rel := range dirs {
+		data, err := os.ReadFile(rel)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "JAVA_VERSION="); ok {
+				f := javaFeature(strings.Trim(v, `"`))
+				home := filepath.Dir(rel)
+				if f >= reproducibleCDS && isExec(filepath.Join(home, "bin", "jlink")) {
+					return home, f
+				}
+			}
+		}
+	}
+	t.Skip("no JDK of Java 19 or later with jlink under /usr/lib/jvm")
+	return "", 0
+}
+
+func cdsArchive(dest, home string) string {
+	return filepath.Join(dest, home, "lib", "server", "classes.jsa")
+}
+
+// TestAssembleCDSReproducible: a reduced Java 19+ runtime gets a class
+// data sharing archive by default, the same bytes from two assemblies in
+// different directories, and the JVM maps it (-Xshare:on fails if not).
+func TestAssembleCDSReproducible(t *testing.T) {
+	needRoot(t)
+	jdk, feature := newerJDK(t)
+	jar := probeJar(t)
+	var archives [2][]byte
+	var dest string
+	for i := range archives {
+		dest = t.TempDir()
+		an := javaAnalysis(jdk, 65534, 65534, "nobody")
+		an.Observed.Runtime.Version = strconv.Itoa(feature)
+		rep, err := Assemble(context.Background(), Options{Host: discover.LiveHost(), Analysis: an, Dest: dest, Jlink: true, AppJars: []string{jar}, Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Reduced {
+			t.Fatalf("not reduced: %v", rep.Notes)
+		}
+		if !slicesContain(rep.Notes, "added a class data sharing archive") {
+			t.Errorf("notes do not say an archive was added: %v", rep.Notes)
+		}
+		archives[i], err = os.ReadFile(cdsArchive(dest, jdk))
+		if err != nil {
+			t.Fatalf("no archive in the reduced runtime: %v (notes %v)", err, rep.Notes)
+		}
+	}
+	if string(archives[0]) != string(archives[1]) {
+		t.Errorf("two assemblies of Java %d gave different class data sharing archives (%d and %d bytes)", feature, len(archives[0]), len(archives[1]))
+	}
+	out := runChroot(t, dest, jdk, jar, 65534, 65534, "-Xshare:on")
+	if !strings.Contains(out, "user=nobody") {
+		t.Errorf("probe with -Xshare:on:\n%s", out)
+	}
+
+	// --cds=false: none.
+	off := t.TempDir()
+	an := javaAnalysis(jdk, 0, 0, "root")
+	an.Observed.Runtime.Version = strconv.Itoa(feature)
+	if _, err := Assemble(context.Background(), Options{Host: discover.LiveHost(), Analysis: an, Dest: off, Jlink: true, CDS: CDSOff, AppJars: []string{jar}, Logf: t.Logf}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cdsArchive(off, jdk)); err == nil {
+		t.Error("an archive was added with CDSOff")
+	}
+}
+
+// TestAssembleCDSJava17: Java 17's dumps are not reproducible, so the
+// default adds no archive (and says how to get one); CDSOn adds one the
+// JVM maps.
+func TestAssembleCDSJava17(t *testing.T) {
+	needRoot(t)
+	jdk := hostJDK(t)
+	jar := probeJar(t)
+	for _, mode := range []CDSMode{CDSAuto, CDSOn} {
+		dest := t.TempDir()
+		rep, err := Assemble(context.Background(), Options{Host: discover.LiveHost(), Analysis: javaAnalysis(jdk, 0, 0, "root"), Dest: dest, Jlink: true, CDS: mode, AppJars: []string{jar}, Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = os.Stat(cdsArchive(dest, jdk))
+		switch mode {
+		case CDSAuto:
+			if err == nil {
+				t.Error("Java 17 got an archive by default")
+			}
+			if !slicesContain(rep.Notes, "--cds adds one anyway") {
+				t.Errorf("notes do not say how to get an archive: %v", rep.Notes)
+			}
+		case CDSOn:
+			if err != nil {
+				t.Fatalf("no archive with CDSOn: %v (notes %v)", err, rep.Notes)
+			}
+			if !slicesContain(rep.Notes, "not reproducible") {
+				t.Errorf("notes do not say the archive is not reproducible: %v", rep.Notes)
+			}
+			if out := runChroot(t, dest, jdk, jar, 0, 0, "-Xshare:on"); !strings.Contains(out, "user=root") {
+				t.Errorf("probe with -Xshare:on:\n%s", out)
+			}
+		}
+	}
+}
+
+func slicesContain(notes []string, sub string) bool {
+	for _, n := range notes {
+		if strings.Contains(n, sub) {
+			return true
+		}
+	}
+	return false
 }

@@ -164,11 +164,6 @@ func (a *assembler) jlink(ctx context.Context, fullSize int64) (bool, error) {
 		compress = "--compress=zip-0"
 	}
 	args := []string{"--add-modules", strings.Join(mods, ","), "--strip-debug", "--no-man-pages", "--no-header-files", compress}
-	if a.o.CDS && feature >= 17 {
-		// A class data sharing archive of the JDK's classes starts the JVM
-		// faster, but JDK 17's archives differ from one dump to the next.
-		args = append(args, "--generate-cds-archive")
-	}
 	if locales := a.locales(); len(locales) > 0 && available["jdk.localedata"] {
 		args = append(args, "--include-locales="+strings.Join(locales, ","))
 		a.note("kept the locale data of %s only (from the process's locale settings); containerize --locales all keeps every locale", strings.Join(locales, ","))
@@ -188,8 +183,8 @@ func (a *assembler) jlink(ctx context.Context, fullSize int64) (bool, error) {
 		a.note("jlink failed (%v: %s); copied the full runtime", err, tail(out.String(), 400))
 		return false, nil
 	}
-	if a.o.CDS {
-		a.trimCDS(feature)
+	if err := a.dumpCDS(ctx, feature); err != nil {
+		return false, err
 	}
 	if fi, err := a.h.Lstat(a.home); err == nil {
 		a.owner(rel(a.home), fi, false)
@@ -717,23 +712,74 @@ func dedupeSorted(xs []string) []string {
 	return out
 }
 
-// trimCDS keeps the one class data sharing archive the JVM will use: the
-// one for compressed oops, unless the process's options turn them off or
-// ask for a heap too big for them.
-func (a *assembler) trimCDS(feature int) {
-	server := path.Join(rel(a.home), "lib", "server")
-	if _, err := a.root.Lstat(path.Join(server, "classes.jsa")); err != nil {
-		a.note("no class data sharing archive was generated (Java %d)", feature)
-		return
+// CDSMode says when a reduced Java runtime gets a class data sharing
+// archive.
+type CDSMode string
+
+const (
+	// CDSAuto adds one where the JVM's dump is reproducible (Java 19 and
+	// later: JDK-8241071 made -Xshare:dump deterministic).
+	CDSAuto CDSMode = ""
+	// CDSOn adds one from Java 12 on, reproducible or not.
+	CDSOn CDSMode = "on"
+	// CDSOff never adds one.
+	CDSOff CDSMode = "off"
+)
+
+// reproducibleCDS is the first Java feature release whose -Xshare:dump
+// writes the same archive every time.
+const reproducibleCDS = 19
+
+// dumpCDS writes the class data sharing archive of the reduced runtime's
+// own classes where the JVM looks for it by default (lib/server), with
+// the reduced runtime itself: -Xshare:dump with the options the JDK's own
+// build uses, so the archive does not depend on this machine's memory or
+// CPUs. Only the archive the process will use is written: the one for
+// compressed oops, unless its options turn them off or ask for a heap too
+// big for them. A dump that fails is noted, not fatal: the JVM runs
+// without an archive.
+func (a *assembler) dumpCDS(ctx context.Context, feature int) error {
+	switch {
+	case a.o.CDS == CDSOff:
+		return nil
+	case feature < 12:
+		if a.o.CDS == CDSOn {
+			a.note("no class data sharing archive: Java %d has no default archive to dump", feature)
+		}
+		return nil
+	case feature < reproducibleCDS && a.o.CDS != CDSOn:
+		a.note("no class data sharing archive: Java %d's dumps differ from one run to the next, which would make the image irreproducible; containerize --cds adds one anyway (the JVM starts faster)", feature)
+		return nil
 	}
+	name, args := "classes.jsa", []string{"-Xshare:dump", "-Xmx128M", "-Xms128M", "-XX:+UseG1GC"}
 	for _, o := range a.o.Analysis.Observed.Runtime.JVMOptions {
 		if o == "-XX:-UseCompressedOops" || bigHeap(o) {
-			a.note("generated class data sharing archives for the JVM (not reproducible: the image digest changes with every assembly)")
-			return
+			name, args = "classes_nocoops.jsa", append(args, "-XX:-UseCompressedOops")
+			break
 		}
 	}
-	_ = a.root.Remove(path.Join(server, "classes_nocoops.jsa"))
-	a.note("generated a class data sharing archive for the JVM (faster start; not reproducible: the image digest changes with every assembly)")
+	archive := path.Join(a.home, "lib", "server", name)
+	args = append(args, "-XX:SharedArchiveFile="+a.destPath(archive))
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(dctx, a.destPath(path.Join(a.home, "bin", "java")), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	a.o.Logf("host base: java %s", strings.Join(args, " "))
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_ = a.root.Remove(rel(archive))
+		a.note("no class data sharing archive: the dump failed (%v: %s)", err, tail(out.String(), 400))
+		return nil
+	}
+	if feature < reproducibleCDS {
+		a.note("added a class data sharing archive (%s) for a faster JVM start; Java %d's dumps are not reproducible: the image digest changes with every assembly", name, feature)
+	} else {
+		a.note("added a class data sharing archive (%s) for a faster JVM start", name)
+	}
+	return nil
 }
 
 // bigHeap says whether a -Xmx option asks for 32 GB or more (no
