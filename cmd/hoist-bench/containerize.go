@@ -315,6 +315,10 @@ func benchContainerize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	newer, err := benchNewerJava(ctx, cfg, appDir, work, bins, runs, logf)
+	if err != nil {
+		return err
+	}
 
 	ratioFull := float64(hoistSize.compressed) / float64(fullSize.compressed)
 	startRatio := median(ctrStarts).Seconds() / median(hostStarts).Seconds()
@@ -335,6 +339,7 @@ func benchContainerize(c *cli.Context) error {
 		{Metric: "image size with --cds, compressed", Hoist: mb(cdsSize.compressed), Baseline: "full JDK: " + mb(fullSize.compressed), Ratio: float64(cdsSize.compressed) / float64(fullSize.compressed), Value: float64(cdsSize.compressed), BaselineValue: float64(fullSize.compressed)},
 	}
 	rs = append(rs, tomcat...)
+	rs = append(rs, newer...)
 	return report(c, fmt.Sprintf("containerize: sample app %s (%s/%s, %d CPUs)", id, runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), rs)
 }
 
@@ -372,7 +377,12 @@ func processModeDirs(a *discover.Analysis) []string {
 // startOriginal starts the sample app on the host and returns the time to
 // its first HTTP 200 and a function that stops it (by its PID).
 func startOriginal(ctx context.Context, dir string, port int) (time.Duration, func(), error) {
-	cmd := exec.CommandContext(ctx, "java", "-Xmx64m", "-cp", dir, "HelloServer", fmt.Sprint(port))
+	return startOriginalWith(ctx, "java", dir, port)
+}
+
+// startOriginalWith starts the sample app with the java binary given.
+func startOriginalWith(ctx context.Context, java, dir string, port int) (time.Duration, func(), error) {
+	cmd := exec.CommandContext(ctx, java, "-Xmx64m", "-cp", dir, "HelloServer", fmt.Sprint(port))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DB_PASSWORD=bench-not-a-secret")
 	start := time.Now()

@@ -400,26 +400,13 @@ func TestAssembleMissingRuntime(t *testing.T) {
 
 // newerJDK is a JDK of Java 19 or later on this machine (whose class data
 // sharing dumps are reproducible), or a skip.
-func newerJDK(t *testing.T) (home string, feature int) {
+func newerJDK(t *testing.T) (string, int) {
 	t.Helper()
-	dirs, _ := filepath.Glob("/usr/lib/jvm/*/release")
-	for _, rel := range dirs {
-		data, err := os.ReadFile(rel)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "JAVA_VERSION="); ok {
-				f := javaFeature(strings.Trim(v, `"`))
-				home := filepath.Dir(rel)
-				if f >= reproducibleCDS && isExec(filepath.Join(home, "bin", "jlink")) {
-					return home, f
-				}
-			}
-		}
+	home, feature, ok := NewerJDK()
+	if !ok {
+		t.Skip("no JDK of Java 19 or later with jlink under /usr/lib/jvm")
 	}
-	t.Skip("no JDK of Java 19 or later with jlink under /usr/lib/jvm")
-	return "", 0
+	return home, feature
 }
 
 func cdsArchive(dest, home string) string {

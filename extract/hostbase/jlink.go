@@ -801,3 +801,26 @@ func bigHeap(o string) bool {
 	n, err := strconv.ParseInt(v, 10, 64)
 	return err == nil && n*mult >= 32<<30
 }
+
+// NewerJDK is a JDK installed under /usr/lib/jvm whose class data sharing
+// dumps are reproducible (Java 19 or later) and that has jlink: where a
+// machine has one, tests and benchmarks also try hoist on it.
+func NewerJDK() (home string, feature int, ok bool) {
+	releases, _ := filepath.Glob("/usr/lib/jvm/*/release")
+	sort.Strings(releases)
+	for _, r := range releases {
+		data, err := os.ReadFile(r)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, found := strings.CutPrefix(strings.TrimSpace(line), "JAVA_VERSION="); found {
+				f := javaFeature(strings.Trim(v, `"'`))
+				if h := filepath.Dir(r); f >= reproducibleCDS && isExec(filepath.Join(h, "bin", "jlink")) && isExec(filepath.Join(h, "bin", "java")) {
+					return h, f, true
+				}
+			}
+		}
+	}
+	return "", 0, false
+}
