@@ -110,8 +110,9 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	t.Netns = nsPath
 	c.saveTask(t)
 	c.mu.Unlock()
-	// The bridge and port rules are made while the container is created:
-	// the two take about as long as each other.
+	// The bridge is made while the image is unpacked and the container's
+	// spec and snapshot are prepared; the host ports are mapped while the
+	// task is created.
 	type attachResult struct {
 		ip  string
 		err error
@@ -222,6 +223,15 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	if err == nil {
 		c.ownVolumes(t, spec)
 	}
+	// The task is created once its network is made, not beside it: both
+	// are CPU work (plugin processes, runc), and on two cores running them
+	// side by side made the start slower (0.48-0.59 s to the Go web app's
+	// first 200 against 0.40-0.45 s one after the other).
+	if err := waitNet(); err != nil {
+		_ = ctr.Delete(ctx, containerd.WithSnapshotCleanup)
+		return fmt.Errorf("CannotStartContainerError: %w", err)
+	}
+	tr.step("network wait")
 	ctask, err := ctr.NewTask(ctx, cio.LogFile(c.logPath(t.TaskID)))
 	if err != nil {
 		_ = ctr.Delete(ctx, containerd.WithSnapshotCleanup)
@@ -232,9 +242,7 @@ func (c *Controller) create(ctx context.Context, t *rtask) error {
 	t.ctr, t.ctask, t.PID = ctr, ctask, int(ctask.Pid())
 	c.setStatus(t, api.StatusPending)
 	c.mu.Unlock()
-	err = waitNet()
-	tr.step("network wait")
-	if err == nil && c.purging.Load() {
+	if c.purging.Load() {
 		err = errPurged
 	}
 	if err == nil {
