@@ -505,3 +505,22 @@ func slicesContain(notes []string, sub string) bool {
 	}
 	return false
 }
+
+// TestNativeModulesWithoutJmods: a JDK without jmods (JEP 493) still has
+// the modules of the native libraries the process loaded kept, by name.
+func TestNativeModulesWithoutJmods(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "opt/jdk25/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := &assembler{h: discover.Host{Root: root}, home: "/opt/jdk25", mapped: map[string]bool{
+		"/opt/jdk25/lib/libextnet.so":         true,
+		"/opt/jdk25/lib/libnet.so":            true, // java.base
+		"/opt/jdk25/lib/libmanagement_ext.so": true,
+		"/usr/lib/x86_64-linux-gnu/libz.so.1": true, // not the JDK's
+	}}
+	got := strings.Join(a.nativeModules(), ",")
+	if want := "jdk.management,jdk.net"; got != want {
+		t.Errorf("nativeModules = %s, want %s", got, want)
+	}
+}

@@ -366,9 +366,49 @@ func (a *assembler) nativeModules() []string {
 				out = append(out, strings.TrimSuffix(e.Name(), ".jmod"))
 			}
 		}
-		break
+		return out
 	}
+	// No jmods (JDK 24 and later may link from the run-time image alone,
+	// JEP 493): the JDK's own native libraries by name.
+	for l := range want {
+		if m, ok := nativeLibModules[path.Base(l)]; ok {
+			out = append(out, m)
+		}
+	}
+	sort.Strings(out)
 	return out
+}
+
+// nativeLibModules are the modules of the JDK's native libraries outside
+// java.base (which is always linked), for JDKs without jmods.
+var nativeLibModules = map[string]string{
+	"libextnet.so":           "jdk.net",
+	"libsctp.so":             "jdk.sctp",
+	"libmanagement.so":       "java.management",
+	"libmanagement_ext.so":   "jdk.management",
+	"libmanagement_agent.so": "jdk.management.agent",
+	"libattach.so":           "jdk.attach",
+	"libinstrument.so":       "java.instrument",
+	"librmi.so":              "java.rmi",
+	"libprefs.so":            "java.prefs",
+	"libjaas.so":             "jdk.security.auth",
+	"libj2gss.so":            "java.security.jgss",
+	"libj2pkcs11.so":         "jdk.crypto.cryptoki",
+	"libj2pcsc.so":           "java.smartcardio",
+	"libdt_socket.so":        "jdk.jdwp.agent",
+	"libjdwp.so":             "jdk.jdwp.agent",
+	"libsaproc.so":           "jdk.hotspot.agent",
+	"libawt.so":              "java.desktop",
+	"libawt_headless.so":     "java.desktop",
+	"libawt_xawt.so":         "java.desktop",
+	"libfontmanager.so":      "java.desktop",
+	"libfreetype.so":         "java.desktop",
+	"libjavajpeg.so":         "java.desktop",
+	"libjawt.so":             "java.desktop",
+	"libjsound.so":           "java.desktop",
+	"liblcms.so":             "java.desktop",
+	"libmlib_image.so":       "java.desktop",
+	"libsplashscreen.so":     "java.desktop",
 }
 
 // jmodHasAny says whether a jmod (a zip after a 4-byte header) holds one
