@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -472,60 +473,96 @@ func KubeAPIServer(logf func(string, ...any)) (string, error) {
 // environment variable, else the cache, else built once from the nested
 // module into CacheDir()/NAME-VERSION/NAME.
 func Binary(name string, logf func(string, ...any)) (string, error) {
-	env, ok := components[name]
-	if !ok {
-		return "", fmt.Errorf("kubetest builds kube-apiserver, kube-controller-manager and kube-scheduler, not %q", name)
+	bins, err := Binaries([]string{name}, logf)
+	if err != nil {
+		return "", err
 	}
-	if p := os.Getenv(env); p != "" {
-		return p, nil
-	}
+	return bins[0], nil
+}
+
+// Binaries is Binary for several commands: those not cached yet are built
+// in one go build, which compiles their many shared packages once and
+// links them side by side. A file lock per command keeps two processes
+// from building the same one; the locks are taken in a fixed order.
+func Binaries(names []string, logf func(string, ...any)) ([]string, error) {
 	version, err := Version()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	dir := filepath.Join(CacheDir(), name+"-"+version)
-	bin := filepath.Join(dir, name)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
+	out := make([]string, len(names))
+	var missing []string
+	for i, name := range names {
+		env, ok := components[name]
+		if !ok {
+			return nil, fmt.Errorf("kubetest builds kube-apiserver, kube-controller-manager and kube-scheduler, not %q", name)
+		}
+		if p := os.Getenv(env); p != "" {
+			out[i] = p
+			continue
+		}
+		out[i] = filepath.Join(CacheDir(), name+"-"+version, name)
+		if _, err := os.Stat(out[i]); err != nil {
+			missing = append(missing, name)
+		}
 	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	sort.Strings(missing)
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+	var build []string
+	for _, name := range missing {
+		dir := filepath.Join(CacheDir(), name+"-"+version)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Close()
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			return nil, err
+		}
+		defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			build = append(build, name) // not built by another process meanwhile
+		}
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil // another process built it while we waited
+	if len(build) == 0 {
+		return out, nil
 	}
 	mod, err := moduleDir()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	logf("building %s %s from the Go module proxy into %s (several minutes, once)", name, version, dir)
-	tmp := bin + ".tmp"
+	tmp, err := os.MkdirTemp(CacheDir(), ".build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	logf("building %s %s from the Go module proxy into %s (several minutes, once)", strings.Join(build, ", "), version, CacheDir())
+	args := []string{"build", "-trimpath", "-o", tmp + "/"}
+	for _, name := range build {
+		args = append(args, "k8s.io/kubernetes/cmd/"+name)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, "k8s.io/kubernetes/cmd/"+name)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("building %s %s in %s: %v\n%s", name, version, mod, err, lastLines(out.String(), 20))
+		return nil, fmt.Errorf("building %s %s in %s: %v\n%s", strings.Join(build, ", "), version, mod, err, lastLines(buf.String(), 20))
 	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", err
+	for _, name := range build {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(CacheDir(), name+"-"+version, name)); err != nil {
+			return nil, err
+		}
 	}
-	return bin, nil
+	return out, nil
 }
 
 // ApplyDryRun sends one object (YAML or JSON) to the server as a

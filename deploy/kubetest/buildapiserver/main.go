@@ -16,12 +16,12 @@ import (
 
 func main() {
 	log.SetFlags(0)
-	for _, name := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
-		bin, err := kubetest.Binary(name, func(f string, a ...any) { log.Printf(f, a...) })
-		if err != nil {
-			log.Print(err)
-			os.Exit(1)
-		}
-		fmt.Println(bin)
+	bins, err := kubetest.Binaries([]string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}, func(f string, a ...any) { log.Printf(f, a...) })
+	if err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+	for _, b := range bins {
+		fmt.Println(b)
 	}
 }
