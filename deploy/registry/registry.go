@@ -56,6 +56,7 @@ type Server struct {
 	Root string
 
 	srv  *http.Server
+	ln   net.Listener
 	app  *handlers.App
 	done chan error
 	once sync.Once
@@ -164,6 +165,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		Addr: ln.Addr().String(),
 		Root: root,
 		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second},
+		ln:   ln,
 		app:  app,
 		done: make(chan error, 1),
 	}
@@ -220,6 +222,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		if err != nil {
 			_ = s.srv.Close()
 		}
+		// Shutdown closes only the listeners Serve has taken up: one stopped
+		// before its serving goroutine ran would keep the port until then.
+		_ = s.ln.Close()
 		s.err = errors.Join(err, s.app.Shutdown())
 	})
 	return s.err
