@@ -63,6 +63,9 @@ Data and logs are in /var/lib/hoist, sockets (mode 0600) in /run/hoist.`,
 						if st.Supervisor != 0 {
 							fmt.Fprintf(w, "supervisor\tpid %d\t\t\t%s\n", st.Supervisor, st.SupervisorLog)
 						}
+						if st.Keeper != 0 {
+							fmt.Fprintf(w, "keeper\tpid %d\t\t\t(starts the supervisor again if it dies)\n", st.Keeper)
+						}
 					}); err != nil {
 						return err
 					}
