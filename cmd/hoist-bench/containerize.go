@@ -141,31 +141,11 @@ func benchContainerize(c *cli.Context) error {
 	host := discover.LiveHost()
 	ws := discover.Workspace{Dir: filepath.Join(work, "ws")}
 	t0 := time.Now()
-	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
+	a, err := prepareApp(ctx, host, ws, "the sample app in "+appDir, func(app discover.App) bool { return app.Path == appDir }, discover.HealthCheck{Path: "/health", Port: port})
 	if err != nil {
 		return err
 	}
-	var id string
-	for _, a := range inv.Apps {
-		if a.Path == appDir {
-			id = a.ID
-		}
-	}
-	if id == "" {
-		return fmt.Errorf("the sample app in %s was not found by the inventory", appDir)
-	}
-	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
-	if err != nil {
-		return err
-	}
-	// As a user would: tell hoist the app's health check path.
-	a.ContainerParameters.HealthCheck = discover.HealthCheck{Path: "/health", Port: port}
-	if err := writeAnalysis(ws, a); err != nil {
-		return err
-	}
-	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
-		return err
-	}
+	id := a.ID
 	discoverTime := time.Since(t0)
 	secrets, err := ws.ReadSecrets()
 	if err != nil {

@@ -43,32 +43,8 @@ func benchNewerJava(ctx context.Context, cfg hoistrt.Config, classes, work, bins
 	}
 	host := discover.LiveHost()
 	ws := discover.Workspace{Dir: filepath.Join(work, fmt.Sprintf("ws-java%d", feature))}
-	a, err := func() (*discover.Analysis, error) {
-		defer stop()
-		inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
-		if err != nil {
-			return nil, err
-		}
-		var id string
-		for _, app := range inv.Apps {
-			if app.Path == appDir {
-				id = app.ID
-			}
-		}
-		if id == "" {
-			return nil, fmt.Errorf("the Java %d sample app in %s was not found by the inventory", feature, appDir)
-		}
-		a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
-		if err != nil {
-			return nil, err
-		}
-		a.ContainerParameters.HealthCheck = discover.HealthCheck{Path: "/health", Port: port}
-		if err := writeAnalysis(ws, a); err != nil {
-			return nil, err
-		}
-		_, err = extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id})
-		return a, err
-	}()
+	a, err := prepareApp(ctx, host, ws, fmt.Sprintf("the Java %d sample app in %s", feature, appDir), func(app discover.App) bool { return app.Path == appDir }, discover.HealthCheck{Path: "/health", Port: port})
+	stop()
 	if err != nil {
 		return nil, err
 	}

@@ -350,35 +350,12 @@ func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.C
 	logf("sample app: inventory, analyze, extract, containerize")
 	host := discover.LiveHost()
 	ws := discover.Workspace{Dir: filepath.Join(work, "ws")}
-	id, err := func() (string, error) {
-		defer stop()
-		inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
-		if err != nil {
-			return "", err
-		}
-		var id string
-		for _, a := range inv.Apps {
-			if a.Path == appDir {
-				id = a.ID
-			}
-		}
-		if id == "" {
-			return "", fmt.Errorf("the sample app in %s was not found by the inventory", appDir)
-		}
-		a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
-		if err != nil {
-			return "", err
-		}
-		a.ContainerParameters.HealthCheck = discover.HealthCheck{Path: "/health", Port: port}
-		if err := writeAnalysis(ws, a); err != nil {
-			return "", err
-		}
-		_, err = extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id})
-		return id, err
-	}()
+	a, err := prepareApp(ctx, host, ws, "the sample app in "+appDir, func(app discover.App) bool { return app.Path == appDir }, discover.HealthCheck{Path: "/health", Port: port})
+	stop()
 	if err != nil {
 		return 0, nil, nil, err
 	}
+	id := a.ID
 	_, err = containerize.Containerize(ctx, containerize.Options{
 		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
 		EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: "jlink=true", Logf: logf,

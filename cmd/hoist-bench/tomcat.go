@@ -74,30 +74,11 @@ func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins stri
 
 	host := discover.LiveHost()
 	ws := discover.Workspace{Dir: filepath.Join(work, "ws-tomcat")}
-	inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host})
+	a, err := prepareApp(ctx, host, ws, fmt.Sprintf("Tomcat (pid %d)", pid), func(app discover.App) bool { return int(app.PID) == pid }, discover.HealthCheck{Path: tomcatReady, Port: port})
 	if err != nil {
 		return nil, err
 	}
-	var id string
-	for _, a := range inv.Apps {
-		if int(a.PID) == pid {
-			id = a.ID
-		}
-	}
-	if id == "" {
-		return nil, fmt.Errorf("Tomcat (pid %d) was not found by the inventory", pid)
-	}
-	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
-	if err != nil {
-		return nil, err
-	}
-	a.ContainerParameters.HealthCheck = discover.HealthCheck{Path: tomcatReady, Port: port}
-	if err := writeAnalysis(ws, a); err != nil {
-		return nil, err
-	}
-	if _, err := extract.Extract(ctx, extract.Options{Host: host, Workspace: ws, ID: id}); err != nil {
-		return nil, err
-	}
+	id := a.ID
 	logf("containerize Tomcat (jlink)")
 	r, err := containerize.Containerize(ctx, containerize.Options{
 		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
