@@ -59,23 +59,9 @@ against the original process's own start on the host.`,
 
 func benchContainerize(c *cli.Context) error {
 	ctx := c.Context
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("needs root (the engine, network namespaces)")
-	}
-	for _, tool := range []string{"javac", "java", "runc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not installed: run `make deps`", tool)
-		}
-	}
-	repo, err := findRepo(c.String("repo"))
+	repo, bins, err := checkBench(c, []string{"javac", "java", "runc"}, "")
 	if err != nil {
 		return err
-	}
-	bins := binDir(c)
-	for _, b := range []string{"hoist", "hoist-entry", "containerd", "containerd-shim-runc-v2", "buildkitd"} {
-		if _, err := os.Stat(filepath.Join(bins, b)); err != nil {
-			return fmt.Errorf("%s not in %s: run `make build` (or pass --bin-dir)", b, bins)
-		}
 	}
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) }
 	quiet := func(string, ...any) {}

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/hoistctl/hoist/discover"
-	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/containerize"
 	"github.com/hoistctl/hoist/extract/hostbase"
 	hoistrt "github.com/hoistctl/hoist/runtime"
@@ -49,18 +47,7 @@ func benchNewerJava(ctx context.Context, cfg hoistrt.Config, classes, work, bins
 		return nil, err
 	}
 	logf("containerize the sample app on Java %d (%s)", feature, home)
-	var notes []string
-	r, err := containerize.Containerize(ctx, containerize.Options{
-		Workspace: ws, ID: a.ID, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
-		EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: "jlink=true", Logf: func(string, ...any) {},
-		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
-			rep, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: containerize.AppJars(filepath.Dir(dest), m), Logf: func(string, ...any) {}})
-			if rep != nil {
-				notes = rep.Notes
-			}
-			return err
-		},
-	})
+	r, notes, err := containerizeDefault(ctx, cfg, host, ws, a.ID, bins, func(string, ...any) {})
 	if err != nil {
 		return nil, err
 	}

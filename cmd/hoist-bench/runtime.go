@@ -19,10 +19,7 @@ import (
 
 	"github.com/hoistctl/hoist/deploy/local"
 	"github.com/hoistctl/hoist/discover"
-	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/buildkit"
-	"github.com/hoistctl/hoist/extract/containerize"
-	"github.com/hoistctl/hoist/extract/hostbase"
 	"github.com/hoistctl/hoist/generate"
 	hoistrt "github.com/hoistctl/hoist/runtime"
 	"github.com/hoistctl/hoist/runtime/api"
@@ -66,27 +63,13 @@ The machine's load average is printed with the figures.`,
 
 func benchRuntime(c *cli.Context) (err error) {
 	ctx := c.Context
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("needs root (the engine, network namespaces)")
-	}
 	tools := []string{"runc", "wrk", "go"}
 	if !c.Bool("skip-java") {
 		tools = append(tools, "javac", "java")
 	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not installed: run `make deps` (or --skip-java for the JDK)", tool)
-		}
-	}
-	repo, err := findRepo(c.String("repo"))
+	repo, bins, err := checkBench(c, tools, " (or --skip-java for the JDK)")
 	if err != nil {
 		return err
-	}
-	bins := binDir(c)
-	for _, b := range []string{"hoist", "hoist-entry", "containerd", "containerd-shim-runc-v2", "buildkitd"} {
-		if _, err := os.Stat(filepath.Join(bins, b)); err != nil {
-			return fmt.Errorf("%s not in %s: run `make build` (or pass --bin-dir)", b, bins)
-		}
 	}
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) }
 	runs := max(c.Int("runs"), 1)
@@ -356,15 +339,7 @@ func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.C
 		return 0, nil, nil, err
 	}
 	id := a.ID
-	_, err = containerize.Containerize(ctx, containerize.Options{
-		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
-		EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: "jlink=true", Logf: logf,
-		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
-			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: containerize.AppJars(filepath.Dir(dest), m), Logf: func(string, ...any) {}})
-			return err
-		},
-	})
-	if err != nil {
+	if _, _, err := containerizeDefault(ctx, cfg, host, ws, id, bins, logf); err != nil {
 		return 0, nil, nil, err
 	}
 	if err := prepareDeploy(ws, id, taskCPU); err != nil {

@@ -12,9 +12,7 @@ import (
 
 	"github.com/hoistctl/hoist/discover"
 	"github.com/hoistctl/hoist/discover/livetest"
-	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/extract/containerize"
-	"github.com/hoistctl/hoist/extract/hostbase"
 	hoistrt "github.com/hoistctl/hoist/runtime"
 )
 
@@ -80,14 +78,7 @@ func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins stri
 	}
 	id := a.ID
 	logf("containerize Tomcat (jlink)")
-	r, err := containerize.Containerize(ctx, containerize.Options{
-		Workspace: ws, ID: id, BuildkitAddr: cfg.BuildkitAddress(), Progress: io.Discard, Mode: "quiet",
-		EntryBinary: filepath.Join(bins, "hoist-entry"), BaseKey: "jlink=true", Logf: logf,
-		Base: func(ctx context.Context, a *discover.Analysis, m *extract.Manifest, dest string) error {
-			_, err := hostbase.Assemble(ctx, hostbase.Options{Host: host, Analysis: a, Dest: dest, Jlink: true, AppJars: containerize.AppJars(filepath.Dir(dest), m), Logf: func(string, ...any) {}})
-			return err
-		},
-	})
+	r, _, err := containerizeDefault(ctx, cfg, host, ws, id, bins, logf)
 	if err != nil {
 		return nil, err
 	}
