@@ -162,6 +162,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := c.adopt(ctx); err != nil {
 		o.Logf("control plane: adopting tasks: %v", err)
 	}
+	c.mu.Lock()
+	var listeners []int
+	for _, s := range c.svcs {
+		if s.lb != nil {
+			listeners = append(listeners, s.Service.LoadBalancers[0].ListenerPort)
+		}
+	}
+	c.mu.Unlock()
+	if err := c.net.hp.sweepLB(listeners); err != nil {
+		o.Logf("control plane: removing the kernel routes of load balancers that are gone: %v", err)
+	}
 	close(c.ready)
 	o.Logf("control plane: ready on %s (%d tasks adopted)", o.Socket, len(c.tasks))
 
@@ -518,6 +529,23 @@ func (c *Controller) ensureLB(s *rsvc) error {
 		if t := c.tasks[id]; t != nil && t.ServiceName == name {
 			t.lbState = state
 			c.updateHealth(t)
+		}
+	}
+	if cfg.Protocol == "TCP" {
+		// A network load balancer: the kernel routes its connections.
+		cfg.Router = c.net.lbr
+		port := l.ContainerPort
+		cfg.Active = func(id string) int {
+			c.mu.Lock()
+			pid := 0
+			if t := c.tasks[id]; t != nil {
+				pid = t.PID
+			}
+			c.mu.Unlock()
+			if pid <= 0 {
+				return 0
+			}
+			return establishedTo(pid, port)
 		}
 	}
 	nl, err := lb.New(cfg)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -304,6 +305,7 @@ func TestRuntimeFeatures(t *testing.T) {
 		in.LoadBalancers[0].ContainerPort = 9000
 		in.LoadBalancers[0].Protocol = "TCP"
 		in.LoadBalancers[0].HealthCheck.Path = ""
+		in.LoadBalancers[0].DeregistrationDelaySeconds = ptr(60)
 		s, err := c.ApplyService(ctx, in)
 		if err != nil {
 			t.Fatal(err)
@@ -329,8 +331,103 @@ func TestRuntimeFeatures(t *testing.T) {
 		if len(seen) != 2 {
 			t.Errorf("TCP connections reached %d tasks, want 2: %v", len(seen), seen)
 		}
+
+		// A network load balancer: the kernel routes the connections to
+		// the two tasks.
+		ts, err := c.ListTasks(ctx, "tcp", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules, err := exec.Command("iptables", "-w", "-t", "nat", "-S").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"load balancer " + addr, "--to-destination " + ts[0].IP + ":9000", "--to-destination " + ts[1].IP + ":9000"} {
+			if !strings.Contains(string(rules), want) {
+				t.Errorf("the nat table lacks %q:\n%s", want, rules)
+			}
+		}
+
+		// Draining: a connection to the task taken out by a scale-in keeps
+		// it until the connection ends (the delay is 60 s).
+		held := map[string]net.Conn{}
+		for range 6 {
+			if len(held) == 2 {
+				break
+			}
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hello, _ := bufio.NewReader(conn).ReadString('\n')
+			id := strings.TrimSpace(strings.TrimPrefix(hello, "echo from "))
+			if _, ok := held[id]; ok || id == "" {
+				conn.Close()
+				continue
+			}
+			defer conn.Close()
+			held[id] = conn
+		}
+		if len(held) != 2 {
+			t.Fatalf("connections held to %d tasks, want 2", len(held))
+		}
+		in.DesiredCount = 1
+		if _, err := c.ApplyService(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		var out api.Task
+		if err := api.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+			ts, err := c.ListTasks(ctx, "tcp", true)
+			for _, tk := range ts {
+				if tk.DesiredStatus == api.StatusStopped && held[tk.TaskID[:12]] != nil {
+					out = tk
+					return true, nil
+				}
+			}
+			return false, err
+		}); err != nil {
+			t.Fatalf("no task taken out after the scale-in: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+		if tk, err := c.DescribeTask(ctx, out.TaskID); err != nil || tk.LastStatus == api.StatusStopped {
+			t.Errorf("the draining task stopped while a connection to it was open: %+v %v", tk, err)
+		}
+		conn := held[out.TaskID[:12]]
+		fmt.Fprintf(conn, "draining\n")
+		buf := make([]byte, 64)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := conn.Read(buf); err != nil || string(buf[:n]) != "draining\n" {
+			t.Errorf("the draining task's connection: %q, %v", buf[:n], err)
+		}
+		for range 4 {
+			c2, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hello, _ := bufio.NewReader(c2).ReadString('\n')
+			c2.Close()
+			if strings.Contains(hello, out.TaskID[:12]) {
+				t.Errorf("a new connection reached the draining task %s", out.TaskID[:12])
+			}
+		}
+		closed := time.Now()
+		conn.Close()
+		if err := api.WaitFor(ctx, 20*time.Second, func() (bool, error) {
+			tk, err := c.DescribeTask(ctx, out.TaskID)
+			return err == nil && tk.LastStatus == api.StatusStopped, err
+		}); err != nil {
+			t.Errorf("the drained task did not stop after its last connection ended: %v", err)
+		} else {
+			t.Logf("the drained task stopped %s after its last connection ended", time.Since(closed).Round(time.Millisecond))
+		}
+		for _, conn := range held {
+			conn.Close()
+		}
 		if err := c.DeleteService(ctx, "tcp"); err != nil {
 			t.Fatal(err)
+		}
+		if rules, _ := exec.Command("iptables", "-w", "-t", "nat", "-S").Output(); strings.Contains(string(rules), "load balancer "+addr) {
+			t.Errorf("the listener's routes are left after the service was deleted:\n%s", rules)
 		}
 	})
 

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hoistctl/hoist/runtime/api"
 )
@@ -39,6 +41,9 @@ type hostPorts struct {
 	comment  string
 	dispatch string
 	prefix   string
+	// lbPrefix names the chains of kernel-routed (TCP) load balancer
+	// listeners; see route.
+	lbPrefix string
 }
 
 // masqMark marks connections to a host port for masquerading (the value
@@ -52,6 +57,7 @@ func newHostPorts(bridge, subnet string) *hostPorts {
 		comment:  `name: "hoist-` + bridge + `"`,
 		dispatch: "HOIST-DNAT-" + bridge,
 		prefix:   "HDN-" + hex.EncodeToString(sum[:3]) + "-",
+		lbPrefix: "HLB-" + hex.EncodeToString(sum[:3]) + "-",
 	}
 }
 
@@ -109,7 +115,16 @@ func (h *hostPorts) add(taskID, ip string, bs []api.Binding) error {
 // remove deletes a task's rules; found says whether it had any (a task
 // started by an older hoist has the CNI portmap plugin's instead).
 func (h *hostPorts) remove(taskID string) (found bool, err error) {
-	ch := h.chain(taskID)
+	found, err = h.removeChain(h.chain(taskID))
+	if err != nil {
+		return found, fmt.Errorf("removing the task's host port rules: %w", err)
+	}
+	return found, nil
+}
+
+// removeChain deletes a chain and the dispatch rules that jump to it;
+// found says whether it was there.
+func (h *hostPorts) removeChain(ch string) (found bool, err error) {
 	out, err := exec.Command("iptables", "-w", "-t", "nat", "-S").Output()
 	if err != nil {
 		return false, fmt.Errorf("listing iptables nat rules: %w", err)
@@ -128,10 +143,7 @@ func (h *hostPorts) remove(taskID string) (found bool, err error) {
 		return false, nil
 	}
 	b.WriteString("-F " + ch + "\n-X " + ch + "\nCOMMIT\n")
-	if err := restore(b.String()); err != nil {
-		return true, fmt.Errorf("removing the task's host port rules: %w", err)
-	}
-	return true, nil
+	return true, restore(b.String())
 }
 
 // sweep removes every rule and chain of this network's host ports (the
@@ -147,7 +159,7 @@ func (h *hostPorts) sweep() error {
 		switch {
 		case line == "-N "+h.dispatch:
 			dispatch = true
-		case strings.HasPrefix(line, "-N "+h.prefix):
+		case strings.HasPrefix(line, "-N "+h.prefix), strings.HasPrefix(line, "-N "+h.lbPrefix):
 			chains = append(chains, line[3:])
 		}
 	}
@@ -167,6 +179,141 @@ func (h *hostPorts) sweep() error {
 	}
 	b.WriteString("COMMIT\n")
 	return restore(b.String())
+}
+
+// lbChain is the chain of a load balancer listening on 127.0.0.1:port.
+func (h *hostPorts) lbChain(port int) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(port)))
+	return h.lbPrefix + hex.EncodeToString(sum[:6])
+}
+
+// route sends new TCP connections to 127.0.0.1:port round robin to
+// targets (IP:PORT) in the kernel, like a network load balancer: one
+// iptables-restore replaces the listener's chain, so a connection is
+// routed either by the old set or by the new one; connections already
+// made keep their target (conntrack). With no targets the chain is empty
+// and connections reach the listening socket itself.
+//
+//	HOIST-DNAT-<bridge>  -d 127.0.0.1 -p tcp --dport PORT -j HLB-<b>-<port>
+//	HLB-<b>-<port>       -j MARK --set-xmark 0x2000/0x2000    (when there are targets)
+//	HLB-<b>-<port>       -p tcp -m statistic --mode nth --every N --packet 0 -j DNAT --to-destination T1
+//	HLB-<b>-<port>       -p tcp -m statistic --mode nth --every N-1 --packet 0 -j DNAT --to-destination T2
+//	...                  -p tcp -j DNAT --to-destination TN
+//
+// The nat table sees only a connection's first packet, so rule i takes
+// every (N-i)th of the connections the rules before it left: round robin.
+// jump says whether the dispatch rule must be added (the first route of
+// this listener).
+func (h *hostPorts) route(port int, targets []string, jump bool) error {
+	ch := h.lbChain(port)
+	var b strings.Builder
+	b.WriteString("*nat\n:" + ch + " - [0:0]\n")
+	if len(targets) > 0 {
+		fmt.Fprintf(&b, "-A %s -j MARK --set-xmark %s\n", ch, masqMark)
+	}
+	for i, t := range targets {
+		if left := len(targets) - i; left > 1 {
+			fmt.Fprintf(&b, "-A %s -p tcp -m statistic --mode nth --every %d --packet 0 -j DNAT --to-destination %s\n", ch, left, t)
+		} else {
+			fmt.Fprintf(&b, "-A %s -p tcp -j DNAT --to-destination %s\n", ch, t)
+		}
+	}
+	if jump {
+		fmt.Fprintf(&b, "-A %s -d 127.0.0.1/32 -p tcp -m tcp --dport %d -m comment --comment %s -j %s\n", h.dispatch, port, strconv.Quote(fmt.Sprintf("load balancer 127.0.0.1:%d", port)), ch)
+	}
+	b.WriteString("COMMIT\n")
+	if err := restore(b.String()); err != nil {
+		return fmt.Errorf("routing the load balancer's connections in the kernel: %w", err)
+	}
+	return nil
+}
+
+// routed says whether the listener's dispatch rule is there.
+func (h *hostPorts) routed(port int) bool {
+	rule := []string{"-w", "-t", "nat", "-C", h.dispatch, "-d", "127.0.0.1/32", "-p", "tcp", "-m", "tcp", "--dport", strconv.Itoa(port),
+		"-m", "comment", "--comment", fmt.Sprintf("load balancer 127.0.0.1:%d", port), "-j", h.lbChain(port)}
+	return exec.Command("iptables", rule...).Run() == nil
+}
+
+// unroute removes the listener's rules.
+func (h *hostPorts) unroute(port int) error {
+	if _, err := h.removeChain(h.lbChain(port)); err != nil {
+		return fmt.Errorf("removing the load balancer's kernel routes: %w", err)
+	}
+	return nil
+}
+
+// sweepLB removes the chains of load balancer listeners other than keep's
+// (left by a supervisor that was killed while it removed a service).
+func (h *hostPorts) sweepLB(keep []int) error {
+	out, err := exec.Command("iptables", "-w", "-t", "nat", "-S").Output()
+	if err != nil {
+		return fmt.Errorf("listing iptables nat rules: %w", err)
+	}
+	kept := map[string]bool{}
+	for _, p := range keep {
+		kept[h.lbChain(p)] = true
+	}
+	var errs []error
+	for _, line := range strings.Split(string(out), "\n") {
+		if ch, ok := strings.CutPrefix(line, "-N "); ok && strings.HasPrefix(ch, h.lbPrefix) && !kept[ch] {
+			if _, err := h.removeChain(ch); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lbRouter is the lb.Router of the network's load balancers.
+type lbRouter struct {
+	h  *hostPorts
+	mu sync.Mutex
+	// jumped: the listener's dispatch rule is known to be there.
+	jumped map[int]bool
+}
+
+func (r *lbRouter) Route(port int, targets []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	jump := !r.jumped[port] && !r.h.routed(port)
+	if err := r.h.route(port, targets, jump); err != nil {
+		return err
+	}
+	r.jumped[port] = true
+	return nil
+}
+
+func (r *lbRouter) Unroute(port int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.jumped, port)
+	return r.h.unroute(port)
+}
+
+// establishedTo counts the established TCP connections to port in the
+// network namespace of process pid (none when it is gone).
+func establishedTo(pid, port int) int {
+	n := 0
+	for _, f := range []string{"tcp", "tcp6"} {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(string(data), "\n")
+		for _, line := range lines[1:] {
+			// sl local_address rem_address st ...; 01 is ESTABLISHED.
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "01" {
+				continue
+			}
+			i := strings.LastIndexByte(fs[1], ':')
+			if p, err := strconv.ParseUint(fs[1][i+1:], 16, 32); err == nil && int(p) == port {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // restore applies rules with iptables-restore, leaving the rest of the

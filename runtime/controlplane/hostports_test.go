@@ -172,3 +172,155 @@ func TestHostPortsRules(t *testing.T) {
 		}
 	})
 }
+
+// TestLBRoutes drives a TCP load balancer's kernel routes: round robin
+// between two listeners standing in for tasks, a change of targets that
+// leaves an established connection where it was, no targets (the
+// listening socket on 127.0.0.1 gets the connection), removal and the
+// sweep of listeners that are gone.
+func TestLBRoutes(t *testing.T) {
+	inPrivateNetns(t, func() {
+		h := newHostPorts("lbtest0", "10.253.0.0/24")
+		if err := h.setup(); err != nil {
+			t.Error(err)
+			return
+		}
+		r := &lbRouter{h: h, jumped: map[int]bool{}}
+		// Each stand-in answers its name, then echoes lines.
+		serve := func(addr, name string) (net.Listener, bool) {
+			if strings.HasPrefix(addr, "10.") {
+				ip := addr[:strings.IndexByte(addr, ':')]
+				if out, err := exec.Command("ip", "addr", "add", ip+"/32", "dev", "lo").CombinedOutput(); err != nil {
+					t.Errorf("ip addr add: %v: %s", err, out)
+					return nil, false
+				}
+			}
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Error(err)
+				return nil, false
+			}
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						fmt.Fprintf(c, "%s\n", name)
+						_, _ = io.Copy(c, c)
+					}()
+				}
+			}()
+			return l, true
+		}
+		const port = 42001
+		a, ok := serve("10.253.0.5:9000", "a")
+		if !ok {
+			return
+		}
+		defer a.Close()
+		b, ok := serve("10.253.0.6:9000", "b")
+		if !ok {
+			return
+		}
+		defer b.Close()
+		self, ok := serve(fmt.Sprintf("127.0.0.1:%d", port), "listener")
+		if !ok {
+			return
+		}
+		defer self.Close()
+		dial := func() (net.Conn, string) {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+			if err != nil {
+				t.Error(err)
+				return nil, ""
+			}
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			var name [16]byte
+			n, _ := c.Read(name[:])
+			return c, strings.TrimSpace(string(name[:n]))
+		}
+		names := func(n int) string {
+			var got []string
+			for range n {
+				c, name := dial()
+				if c != nil {
+					c.Close()
+				}
+				got = append(got, name)
+			}
+			return strings.Join(got, " ")
+		}
+
+		if got := names(2); got != "listener listener" {
+			t.Errorf("before any route: %q, want the listening socket", got)
+		}
+		if err := r.Route(port, []string{"10.253.0.5:9000", "10.253.0.6:9000"}); err != nil {
+			t.Error(err)
+			return
+		}
+		if got := names(6); got != "a b a b a b" && got != "b a b a b a" {
+			t.Errorf("two targets: %q, want round robin\n%s", got, natRules(t))
+		}
+		held, name := dial()
+		if held == nil {
+			return
+		}
+		defer held.Close()
+		if got := establishedTo(syscall.Gettid(), 9000); got < 1 {
+			t.Errorf("established connections to port 9000: %d, want at least the held one", got)
+		}
+		// Only the other target is routed now; the held connection stays.
+		other := map[string]string{"a": "10.253.0.6:9000", "b": "10.253.0.5:9000"}[name]
+		if err := r.Route(port, []string{other}); err != nil {
+			t.Error(err)
+			return
+		}
+		if got := names(3); strings.Contains(got, name) || strings.Contains(got, "listener") {
+			t.Errorf("after %s was taken out: %q", name, got)
+		}
+		fmt.Fprintf(held, "still here\n")
+		line := make([]byte, 11)
+		if _, err := io.ReadFull(held, line); err != nil || string(line) != "still here\n" {
+			t.Errorf("the held connection to %s after the route changed: %q, %v", name, line, err)
+		}
+		if err := r.Route(port, nil); err != nil {
+			t.Error(err)
+		}
+		if got := names(2); got != "listener listener" {
+			t.Errorf("no targets: %q, want the listening socket", got)
+		}
+		if rules := natRules(t); strings.Count(rules, "load balancer 127.0.0.1:42001") != 1 {
+			t.Errorf("want one dispatch rule for the listener:\n%s", rules)
+		}
+		// A second router (a restarted supervisor) finds the dispatch rule.
+		r2 := &lbRouter{h: h, jumped: map[int]bool{}}
+		if err := r2.Route(port, []string{"10.253.0.5:9000"}); err != nil {
+			t.Error(err)
+		}
+		if rules := natRules(t); strings.Count(rules, "load balancer 127.0.0.1:42001") != 1 {
+			t.Errorf("want one dispatch rule for the listener after a second router:\n%s", rules)
+		}
+		if err := r.Route(42002, []string{"10.253.0.6:9000"}); err != nil {
+			t.Error(err)
+		}
+		if err := h.sweepLB([]int{42002}); err != nil {
+			t.Error(err)
+		}
+		rules := natRules(t)
+		if strings.Contains(rules, h.lbChain(port)) || !strings.Contains(rules, h.lbChain(42002)) {
+			t.Errorf("sweepLB keeping 42002:\n%s", rules)
+		}
+		if got := names(1); got != "listener" {
+			t.Errorf("after the sweep: %q, want the listening socket", got)
+		}
+		if err := r.Unroute(42002); err != nil {
+			t.Error(err)
+		}
+		if rules := natRules(t); strings.Contains(rules, h.lbPrefix) || strings.Contains(rules, "load balancer") {
+			t.Errorf("rules left after Unroute:\n%s", rules)
+		}
+	})
+}

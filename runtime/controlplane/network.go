@@ -35,6 +35,7 @@ type network struct {
 	// (bridge with ipMasq, then portmap): teardown removes theirs with it.
 	legacy  gocni.CNI
 	hp      *hostPorts
+	lbr     *lbRouter
 	mu      sync.Mutex
 	ports   map[int]string // host port -> task ID
 	netName string
@@ -50,6 +51,7 @@ func newNetwork(o Options) (*network, error) {
 		return nil, fmt.Errorf("task subnet %q: %w", o.Subnet, err)
 	}
 	n := &network{opts: o, ports: map[int]string{}, netName: "hoist-" + o.Bridge, hp: newHostPorts(o.Bridge, o.Subnet)}
+	n.lbr = &lbRouter{h: n.hp, jumped: map[int]bool{}}
 	// The subnet is masqueraded by one rule of hostPorts, not by a chain
 	// per task (the plugin's ipMasq).
 	bridge := map[string]any{

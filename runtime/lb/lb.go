@@ -3,6 +3,13 @@
 // each registered target's health, routes (HTTP or plain TCP) round robin
 // to healthy targets only, and drains a target's connections before it is
 // removed.
+//
+// An HTTP listener is a proxy in user space: it routes each request, so a
+// draining target's keep-alive connections carry no new request. A TCP
+// listener given a Router is a network load balancer: the kernel routes
+// each new connection (NAT), the proxy only takes the connections that
+// arrive while no target is healthy, and draining waits for the target's
+// connections to end.
 package lb
 
 import (
@@ -44,6 +51,11 @@ type Config struct {
 	// Deregistration is how long a removed target's in-flight requests or
 	// connections may take.
 	Deregistration time.Duration
+	// Router, for a TCP listener, routes new connections in the kernel.
+	Router Router
+	// Active counts a target's open connections, those the kernel routed
+	// included; with a Router, draining waits for it to reach zero.
+	Active func(id string) int
 	// OnChange is told each target's health transitions.
 	OnChange func(id, state string)
 	Logf     func(string, ...any)
@@ -82,6 +94,17 @@ func (c *Config) defaults() {
 	}
 }
 
+// Router routes a TCP listener's new connections to its healthy targets
+// in the kernel.
+type Router interface {
+	// Route makes targets (IP:PORT) the ones new connections to the
+	// listener on port go to, round robin; none leaves them to the
+	// listening socket.
+	Route(port int, targets []string) error
+	// Unroute removes the listener's routes.
+	Unroute(port int) error
+}
+
 type target struct {
 	id, addr string
 	state    atomic.Value // string
@@ -111,6 +134,11 @@ type LB struct {
 	// noPool sends every request through net/http's Transport (the
 	// benchmark's comparison).
 	noPool bool
+	// router is cfg.Router once its first (empty) route worked; nil after
+	// Close. routeMu orders the routes.
+	routeMu sync.Mutex
+	router  Router
+	port    int
 }
 
 // ErrNoTarget is what a client gets when no target is healthy.
@@ -126,9 +154,18 @@ func New(cfg Config) (*LB, error) {
 		}
 		return nil, fmt.Errorf("load balancer of %s: listening on %s: %w", cfg.Name, cfg.Listen, err)
 	}
-	l := &LB{cfg: cfg, ln: ln, targets: map[string]*target{}, closed: make(chan struct{})}
+	l := &LB{cfg: cfg, ln: ln, targets: map[string]*target{}, closed: make(chan struct{}), port: ln.Addr().(*net.TCPAddr).Port}
 	empty := []*target{}
 	l.healthy.Store(&empty)
+	if cfg.Protocol == "TCP" && cfg.Router != nil {
+		// The first route is empty: whatever an earlier supervisor left
+		// routed goes until the targets' health is known again.
+		if err := cfg.Router.Route(l.port, nil); err != nil {
+			cfg.Logf("lb %s: %v; its connections go through the proxy instead", cfg.Name, err)
+		} else {
+			l.router = cfg.Router
+		}
+	}
 	if cfg.Protocol == "TCP" {
 		l.wg.Add(1)
 		go l.serveTCP()
@@ -218,10 +255,10 @@ func (l *LB) drain(t *target) {
 	deadline := time.After(l.cfg.Deregistration)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for t.inflight.Load() > 0 {
+	for t.inflight.Load() > 0 || l.active(t) > 0 {
 		select {
 		case <-deadline:
-			l.cfg.Logf("lb %s: target %s still had %d requests after the deregistration delay; closing them", l.cfg.Name, t.id, t.inflight.Load())
+			l.cfg.Logf("lb %s: target %s still had %d requests or connections after the deregistration delay; closing them", l.cfg.Name, t.id, max(t.inflight.Load(), int64(l.active(t))))
 			t.mu.Lock()
 			for c := range t.conns {
 				c.Close()
@@ -238,6 +275,18 @@ func (l *LB) drain(t *target) {
 	t.tr.CloseIdleConnections()
 	t.pool.closeIdle(true)
 	close(t.drained)
+}
+
+// active is the number of the target's connections the kernel routed (or
+// any other way), when they are routed in the kernel.
+func (l *LB) active(t *target) int {
+	l.routeMu.Lock()
+	routed := l.router != nil
+	l.routeMu.Unlock()
+	if !routed || l.cfg.Active == nil {
+		return 0
+	}
+	return l.cfg.Active(t.id)
 }
 
 // TargetHealth is one target's state.
@@ -269,6 +318,14 @@ func (l *LB) Close() {
 	default:
 	}
 	close(l.closed)
+	l.routeMu.Lock()
+	if l.router != nil {
+		if err := l.router.Unroute(l.port); err != nil {
+			l.cfg.Logf("lb %s: %v", l.cfg.Name, err)
+		}
+		l.router = nil
+	}
+	l.routeMu.Unlock()
 	l.ln.Close()
 	if l.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -304,6 +361,37 @@ func (l *LB) rebuild() {
 	sort.Slice(hs, func(i, j int) bool { return hs[i].id < hs[j].id })
 	l.healthy.Store(&hs)
 	l.mu.Unlock()
+	l.reroute()
+}
+
+// reroute gives the kernel the healthy targets. It reads them under
+// routeMu, so the last route made is always the latest set.
+func (l *LB) reroute() {
+	l.routeMu.Lock()
+	defer l.routeMu.Unlock()
+	if l.router == nil {
+		return
+	}
+	select {
+	case <-l.closed:
+		return
+	default:
+	}
+	hs := *l.healthy.Load()
+	addrs := make([]string, len(hs))
+	for i, t := range hs {
+		addrs[i] = t.addr
+	}
+	if err := l.router.Route(l.port, addrs); err != nil {
+		// The old routes may send connections to a target that is gone:
+		// remove them and let the listener proxy.
+		if uerr := l.router.Unroute(l.port); uerr != nil {
+			l.cfg.Logf("lb %s: %v; %v", l.cfg.Name, err, uerr)
+			return
+		}
+		l.cfg.Logf("lb %s: %v; its connections go through the proxy from now on", l.cfg.Name, err)
+		l.router = nil
+	}
 }
 
 // pick returns a healthy target with its in-flight count taken, skipping
