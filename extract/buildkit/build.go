@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 
 	bkclient "github.com/moby/buildkit/client"
@@ -121,6 +122,30 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Exports:       exports,
 	}
 
+	resp, err := solve(ctx, c, opt, o)
+	if err != nil && missingContent(err) {
+		// BuildKit's cache records layers the engine's containerd no
+		// longer has (its store was removed or replaced while BuildKit's
+		// cache stayed): every build that reuses them fails the same way
+		// until the cache forgets them.
+		fmt.Fprintf(o.Progress, "hoist: BuildKit's cache refers to layers the engine's containerd no longer has (%v); clearing the build cache and building again\n", err)
+		if perr := pruneAll(ctx, c); perr != nil {
+			return nil, fmt.Errorf("building %s: %w; clearing BuildKit's cache to recover also failed: %v", o.ContextDir, err, perr)
+		}
+		resp, err = solve(ctx, c, opt, o)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("building %s: %w", o.ContextDir, err)
+	}
+	return &Result{
+		Digest:       resp.ExporterResponse[exptypes.ExporterImageDigestKey],
+		ConfigDigest: resp.ExporterResponse[exptypes.ExporterImageConfigDigestKey],
+		Image:        o.Image,
+	}, nil
+}
+
+// solve runs the build with BuildKit's progress display.
+func solve(ctx context.Context, c *bkclient.Client, opt bkclient.SolveOpt, o Options) (*bkclient.SolveResponse, error) {
 	mode := progressui.DisplayMode(o.Mode)
 	if mode == "" {
 		mode = progressui.AutoMode
@@ -141,14 +166,30 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		_, err := display.UpdateFrom(context.WithoutCancel(ectx), ch)
 		return err
 	})
-	if err := eg.Wait(); err != nil {
-		return nil, fmt.Errorf("building %s: %w", o.ContextDir, err)
-	}
-	return &Result{
-		Digest:       resp.ExporterResponse[exptypes.ExporterImageDigestKey],
-		ConfigDigest: resp.ExporterResponse[exptypes.ExporterImageConfigDigestKey],
-		Image:        o.Image,
-	}, nil
+	return resp, eg.Wait()
+}
+
+// missingContentRE matches containerd's errors for a blob its content
+// store lacks and for a snapshot its snapshotter lacks, as BuildKit passes
+// them on when its cache records them.
+var missingContentRE = regexp.MustCompile(`content digest sha256:[0-9a-f]{64}: not found|parent snapshot \S+ does not exist: not found`)
+
+func missingContent(err error) bool { return missingContentRE.MatchString(err.Error()) }
+
+// pruneAll empties BuildKit's cache (records in use by a running build
+// stay).
+func pruneAll(ctx context.Context, c *bkclient.Client) error {
+	ch := make(chan bkclient.UsageInfo)
+	done := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(done)
+	}()
+	err := c.Prune(ctx, ch, bkclient.PruneAll)
+	close(ch)
+	<-done
+	return err
 }
 
 // SetEpoch sets the access and modification times of everything below dir

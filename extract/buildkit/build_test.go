@@ -12,6 +12,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 
+	hoistrt "github.com/hoistctl/hoist/runtime"
 	"github.com/hoistctl/hoist/runtime/enginetest"
 )
 
@@ -115,5 +116,51 @@ func TestBuildUnreachableDaemon(t *testing.T) {
 	_, err := Build(ctx, Options{Address: "unix:///nonexistent/buildkitd.sock", ContextDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/buildkitd.sock") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestBuildRecoversLostLayer: when the engine's containerd store has lost
+// what BuildKit's cache still records (here its whole directory was
+// removed while the engine was down, BuildKit's kept), the build clears
+// the cache and builds again instead of failing on every later build.
+func TestBuildRecoversLostLayer(t *testing.T) {
+	cfg := enginetest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "Dockerfile"), "FROM scratch\nCOPY base/ /base/\nCOPY app/ /app/\n")
+	writeFile(t, filepath.Join(dir, "base", "lib"), strings.Repeat("runtime ", 4096))
+	writeFile(t, filepath.Join(dir, "app", "run"), "v1\n")
+	o := Options{Address: cfg.BuildkitAddress(), ContextDir: dir, Image: "hoist.local/lost:1", SourceDateEpoch: 1700000000, Progress: io.Discard, Mode: "plain"}
+	if _, err := Build(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := hoistrt.Down(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cfg.DataDir, "containerd")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hoistrt.Ensure(ctx, cfg, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "app", "run"), "v2\n")
+	var progress strings.Builder
+	o.Progress = &progress
+	r, err := Build(ctx, o)
+	if err != nil {
+		t.Fatalf("build after containerd's store was lost: %v\n%s", err, progress.String())
+	}
+	if !strings.Contains(progress.String(), "clearing the build cache and building again") {
+		t.Errorf("the build did not say it cleared the cache:\n%s", progress.String())
+	}
+	cc, err := containerd.New(cfg.ContainerdSocket(), containerd.WithDefaultNamespace(cfg.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if img, err := cc.GetImage(ctx, "hoist.local/lost:1"); err != nil || img.Target().Digest.String() != r.Digest {
+		t.Errorf("image after the rebuild: %v, %v", img, err)
+	} else if ok, err := img.IsUnpacked(ctx, "overlayfs"); !ok || err != nil {
+		t.Errorf("the rebuilt image is not unpacked: %v", err)
 	}
 }
