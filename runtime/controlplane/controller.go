@@ -110,8 +110,11 @@ type rsvc struct {
 	nextLaunch time.Time
 	lastOut    time.Time
 	lastIn     time.Time
-	lastEval   time.Time
-	deleted    chan struct{}
+	// outStreak and inStreak count target tracking's evaluations in a row
+	// that wanted more or fewer tasks.
+	outStreak, inStreak int
+	lastEval            time.Time
+	deleted             chan struct{}
 }
 
 func newID() string {

@@ -434,6 +434,9 @@ func TestRuntimeFeatures(t *testing.T) {
 	t.Run("target tracking", func(t *testing.T) {
 		td := webTD("cpu", "x")
 		td.Cpu = "256" // a quarter CPU: a busy task is far above target
+		// Each task is busy for its first seconds, as a starting JVM is:
+		// not load to scale out for.
+		td.ContainerDefinitions[0].Environment = append(td.ContainerDefinitions[0].Environment, api.KeyValuePair{Name: "START_BURN", Value: "5s"})
 		if _, err := c.RegisterTaskDefinition(ctx, td); err != nil {
 			t.Fatal(err)
 		}
@@ -444,6 +447,10 @@ func TestRuntimeFeatures(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitService(t, c, "cpu", "cpu:1", 1, 60*time.Second)
+		time.Sleep(6 * time.Second)
+		if s, err := c.DescribeService(ctx, "cpu"); err != nil || s.DesiredCount != 1 {
+			t.Fatalf("a starting task's CPU scaled the service out: desired count %d, %v", s.DesiredCount, err)
+		}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for range 2 {

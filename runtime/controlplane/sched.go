@@ -205,6 +205,15 @@ func (c *Controller) sample(ctx context.Context, t *rtask) {
 	}
 }
 
+// Target tracking: a task's use counts once it has been healthy for
+// scaleWarmup; the service scales out when scaleOutPoints evaluations in
+// a row (one a second) want more tasks, in when scaleInPoints want fewer.
+const (
+	scaleWarmup    = 10 * time.Second
+	scaleOutPoints = 3
+	scaleInPoints  = 15
+)
+
 // track applies target tracking to one service; callers hold c.mu.
 func (c *Controller) track(s *rsvc) {
 	as := s.Service.AutoScaling
@@ -213,14 +222,21 @@ func (c *Controller) track(s *rsvc) {
 	}
 	var n int
 	var cpu, mem float64
+	now := time.Now()
 	for _, t := range c.tasks {
-		if t.ServiceName == s.Service.ServiceName && t.DesiredStatus == api.StatusRunning && t.LastStatus == api.StatusRunning && !t.lastTime.IsZero() {
+		// A task counts once it has been healthy for the warm-up: a
+		// starting JVM or server keeps its CPU busy (class loading, JIT
+		// compiling) for a while after its first answer, which is not
+		// load; counted, each new task would start another.
+		if t.ServiceName == s.Service.ServiceName && t.DesiredStatus == api.StatusRunning && t.LastStatus == api.StatusRunning && !t.lastTime.IsZero() &&
+			!t.HealthyAt.IsZero() && now.Sub(t.HealthyAt) >= scaleWarmup {
 			n++
 			cpu += t.cpuPct
 			mem += t.memPct
 		}
 	}
 	if n == 0 {
+		s.outStreak, s.inStreak = 0, 0
 		return
 	}
 	cpu, mem = cpu/float64(n), mem/float64(n)
@@ -243,7 +259,19 @@ func (c *Controller) track(s *rsvc) {
 		}
 	}
 	want = max(as.MinCapacity, min(as.MaxCapacity, want))
-	now := time.Now()
+	// Like the alarms target tracking makes (3 datapoints above the target
+	// to scale out, 15 below it to scale in), at one datapoint a second.
+	switch {
+	case want > cur:
+		s.outStreak, s.inStreak = s.outStreak+1, 0
+	case want < cur:
+		s.outStreak, s.inStreak = 0, s.inStreak+1
+	default:
+		s.outStreak, s.inStreak = 0, 0
+	}
+	if (want > cur && s.outStreak < scaleOutPoints) || (want < cur && s.inStreak < scaleInPoints) {
+		return
+	}
 	outCool, inCool := 60*time.Second, 300*time.Second
 	if len(as.TargetTracking) > 0 {
 		outCool = time.Duration(as.TargetTracking[0].ScaleOutCooldown) * time.Second
@@ -257,6 +285,7 @@ func (c *Controller) track(s *rsvc) {
 	default:
 		return
 	}
+	s.outStreak, s.inStreak = 0, 0
 	c.emit(api.EventServiceAction, s.Service.ServiceName, nil, fmt.Sprintf("target tracking: desired count %d -> %d (%s)", cur, want, why))
 	s.Service.DesiredCount = want
 	c.saveService(s)

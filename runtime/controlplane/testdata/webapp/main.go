@@ -144,6 +144,14 @@ func main() {
 			}()
 		}
 	}
+	if d, _ := time.ParseDuration(os.Getenv("START_BURN")); d > 0 {
+		// Busy for a while after it starts answering, as a JVM is.
+		go func() {
+			end := time.Now().Add(d)
+			for time.Now().Before(end) {
+			}
+		}()
+	}
 	fmt.Printf("webapp %s rev=%s listening on :%s\n", host, rev, port)
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Println(err)
