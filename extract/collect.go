@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -313,8 +314,13 @@ func (c *collector) visit(p string, fi fs.FileInfo, via string) error {
 			c.excludeFile(p, rule, fi.Size())
 			return nil
 		}
-		_, err := c.add(p, fi, via)
-		return err
+		if _, err := c.add(p, fi, via); err != nil {
+			return err
+		}
+		if strings.EqualFold(path.Ext(p), ".jar") {
+			return c.classPath(p, fi.Size(), via)
+		}
+		return nil
 	case mode.IsDir():
 		e, err := c.add(p, fi, via)
 		if err != nil {
@@ -378,6 +384,84 @@ func (c *collector) visit(p string, fi fs.FileInfo, via string) error {
 		c.warn("%s is a %s; it is not archived (the app recreates it at run time, or it must be provided by the container)", p, kind)
 		return nil
 	}
+}
+
+// classPath archives what a jar's manifest Class-Path names (relative to
+// the jar's real directory, as the JVM resolves it) and exists on the
+// host: a library the JVM loads only when it is first needed — Debian's
+// Tomcat's jasper.jar names eclipse-jdt-core.jar, the JSP compiler, which
+// nothing else links to — is in the image although the process never
+// opened it. Entries missing on the host too are left alone (as the JVM
+// does).
+func (c *collector) classPath(jar string, size int64, via string) error {
+	f, err := os.Open(c.local(jar))
+	if err != nil {
+		return nil // the jar itself is archived; its read error shows there
+	}
+	data, err := readJarEntry(f, size, "META-INF/MANIFEST.MF", 1<<20)
+	f.Close()
+	if err != nil || data == nil {
+		return nil
+	}
+	if via == "" {
+		via = jar
+	}
+	for _, ref := range manifestClassPath(data) {
+		p := ref
+		if !path.IsAbs(p) {
+			p = path.Join(path.Dir(jar), p)
+		}
+		p = path.Clean(p)
+		if _, ok := c.entries[p]; ok || !c.validName(p) {
+			continue
+		}
+		dir, hops, exists, err := c.resolve(path.Dir(p))
+		if err != nil || !exists {
+			continue
+		}
+		if err := c.addLinks(hops, via); err != nil {
+			return err
+		}
+		lp := path.Join(dir, path.Base(p))
+		fi, err := os.Lstat(c.local(lp))
+		if err != nil {
+			continue
+		}
+		if err := c.visit(lp, fi, via); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manifestClassPath returns the paths a jar manifest's Class-Path lists:
+// relative URLs (decoded) and file: URLs; other schemes are left out.
+func manifestClassPath(manifest []byte) []string {
+	// Continuation lines start with one space.
+	text := strings.ReplaceAll(strings.ReplaceAll(string(manifest), "\r\n", "\n"), "\r", "\n")
+	text = strings.ReplaceAll(text, "\n ", "")
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Class-Path") {
+			continue
+		}
+		for _, u := range strings.Fields(value) {
+			if rest, ok := strings.CutPrefix(u, "file:"); ok {
+				u = rest
+			} else if i := strings.IndexByte(u, ':'); i > 0 && !strings.ContainsAny(u[:i], "/") {
+				continue // http:, jar:, ...
+			}
+			if d, err := url.PathUnescape(u); err == nil {
+				u = d
+			}
+			if u != "" {
+				out = append(out, u)
+			}
+		}
+		break // the main section's only
+	}
+	return out
 }
 
 // follow archives what a symlink points to: every link on the way, and the

@@ -34,6 +34,16 @@ func fakeTomcat(t *testing.T) (*fakeHost, *discover.Analysis, discover.Secrets) 
 	h.symlink("/usr/share/java/tomcat10-catalina.jar", "tomcat10-catalina-10.1.34.jar")
 	h.fileBytes("/usr/share/java/tomcat10-catalina-10.1.34.jar", zipBytes(t, "", [2]string{"org/apache/catalina/util/ServerInfo.properties", "server.info=Apache Tomcat/10.1.34\n"}), 0o644)
 	h.fileBytes("/usr/share/java/unrelated.jar", zipBytes(t, "", [2]string{"x.txt", "not the app's"}), 0o644)
+	// jasper.jar names the JSP compiler in its manifest's Class-Path (a
+	// continuation line, as jar writes them), which nothing links to; a
+	// missing entry and a remote URL are left alone.
+	h.symlink("/usr/share/tomcat10/lib/jasper.jar", "../../java/tomcat10-jasper.jar")
+	h.fileBytes("/usr/share/java/tomcat10-jasper.jar", zipBytes(t, "", [2]string{"META-INF/MANIFEST.MF",
+		"Manifest-Version: 1.0\r\nClass-Path: eclipse-jdt-core.jar tomcat10-el-api.jar not-installed.jar http://exa\r\n mple.com/x.jar ext/my%20lib.jar\r\n\r\n"}), 0o644)
+	h.symlink("/usr/share/java/eclipse-jdt-core.jar", "eclipse-jdt-core-3.32.0.jar")
+	h.fileBytes("/usr/share/java/eclipse-jdt-core-3.32.0.jar", zipBytes(t, "", [2]string{"org/eclipse/jdt/core/JDTCompilerAdapter.class", "\xca\xfe"}), 0o644)
+	h.fileBytes("/usr/share/java/tomcat10-el-api.jar", zipBytes(t, "", [2]string{"jakarta/el/ELContext.class", "\xca\xfe"}), 0o644)
+	h.fileBytes("/usr/share/java/ext/my lib.jar", zipBytes(t, "", [2]string{"x/Y.class", "\xca\xfe"}), 0o644)
 
 	h.file("/etc/tomcat10/server.xml", `<?xml version="1.0"?>
 <Server port="-1" shutdown="SHUTDOWN">
@@ -171,7 +181,9 @@ func TestExtractTomcat(t *testing.T) {
 		}
 	}
 
-	// Server, its linked jars (each hop of the chain), not the rest of
+	// Server, its linked jars (each hop of the chain) and the jars their
+	// manifests' Class-Path names (with the role of the jar that names
+	// them: jasper.jar was not observed as a library), not the rest of
 	// /usr/share/java, not the JVM.
 	want := map[string]struct{ typ, link, layer, role string }{
 		"/usr/share/tomcat10/bin/catalina.sh":            {TypeFile, "", LayerServer, RoleServer},
@@ -179,6 +191,11 @@ func TestExtractTomcat(t *testing.T) {
 		"/usr/share/tomcat10/lib/catalina.jar":           {TypeSymlink, "../../java/tomcat10-catalina.jar", LayerServer, RoleLibrary},
 		"/usr/share/java/tomcat10-catalina.jar":          {TypeSymlink, "tomcat10-catalina-10.1.34.jar", LayerServer, RoleLibrary},
 		"/usr/share/java/tomcat10-catalina-10.1.34.jar":  {TypeFile, "", LayerServer, RoleLibrary},
+		"/usr/share/java/tomcat10-jasper.jar":            {TypeFile, "", LayerServer, RoleServer},
+		"/usr/share/java/eclipse-jdt-core.jar":           {TypeSymlink, "eclipse-jdt-core-3.32.0.jar", LayerServer, RoleServer},
+		"/usr/share/java/eclipse-jdt-core-3.32.0.jar":    {TypeFile, "", LayerServer, RoleServer},
+		"/usr/share/java/tomcat10-el-api.jar":            {TypeFile, "", LayerServer, RoleServer},
+		"/usr/share/java/ext/my lib.jar":                 {TypeFile, "", LayerServer, RoleServer},
 		"/var/lib/tomcat10/conf":                         {TypeSymlink, "../../../etc/tomcat10", LayerConfig, RoleConfig},
 		"/etc/tomcat10/server.xml":                       {TypeFile, "", LayerConfig, RoleConfig},
 		"/etc/tomcat10/tomcat-users.xml":                 {TypeFile, "", LayerConfig, RoleConfig},

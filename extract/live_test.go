@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -279,12 +280,53 @@ func TestLiveTomcat(t *testing.T) {
 	if f := fileByPath(m, filepath.Join(base, "webapps", "shop", "META-INF", "context.xml")); f == nil || !f.Redacted || f.Layer != LayerConfig {
 		t.Errorf("shop context.xml: %+v", f)
 	}
+	// The jars Tomcat's own jars name in their manifests' Class-Path (the
+	// JSP compiler, eclipse-jdt-core.jar, is loaded only when a JSP is
+	// compiled), read here independently of the extractor.
+	named := map[string]bool{}
+	jars, _ := filepath.Glob("/usr/share/java/tomcat10-*.jar")
+	for _, j := range jars {
+		zr, err := zip.OpenReader(j)
+		if err != nil {
+			continue
+		}
+		for _, zf := range zr.File {
+			if zf.Name != "META-INF/MANIFEST.MF" {
+				continue
+			}
+			rc, err := zf.Open()
+			if err != nil {
+				continue
+			}
+			data, _ := io.ReadAll(rc)
+			rc.Close()
+			for _, line := range strings.Split(strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n ", ""), "\n") {
+				if v, ok := strings.CutPrefix(line, "Class-Path:"); ok {
+					for _, name := range strings.Fields(v) {
+						p := filepath.Join(filepath.Dir(j), name)
+						if _, err := os.Stat(p); err == nil {
+							named[p] = true
+							if real, err := filepath.EvalSymlinks(p); err == nil {
+								named[real] = true
+							}
+						}
+					}
+				}
+			}
+		}
+		zr.Close()
+	}
+	for p := range named {
+		if fileByPath(m, p) == nil {
+			t.Errorf("%s, named in a Tomcat jar's Class-Path, is not archived", p)
+		}
+	}
 	// Not the rest of /usr/share/java, not the JDK.
 	for _, f := range m.Files {
 		if strings.HasPrefix(f.Path, "/usr/lib/jvm/") {
 			t.Errorf("JDK file %s archived", f.Path)
 		}
-		if strings.HasPrefix(f.Path, "/usr/share/java/") && !strings.Contains(f.Path, "tomcat10") {
+		if strings.HasPrefix(f.Path, "/usr/share/java/") && !strings.Contains(f.Path, "tomcat10") && !named[f.Path] {
 			t.Errorf("unrelated library %s archived", f.Path)
 		}
 	}

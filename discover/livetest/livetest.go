@@ -219,6 +219,9 @@ func TomcatBase(base string, port int, o TomcatOptions) (*exec.Cmd, error) {
 `, port),
 		"webapps/ROOT/index.html": "<html><body>root</body></html>\n",
 		"webapps/shop/index.html": "<html><body>shop</body></html>\n",
+		// A JSP: compiled on first request by the JSP compiler, which
+		// Tomcat loads only then.
+		"webapps/shop/greeting.jsp": "<%@ page contentType=\"text/plain\" %><%= \"jsp says \" + (6 * 7) %>\n",
 		"webapps/shop/META-INF/context.xml": fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Context>
   <Resource name="jdbc/ShopDB" auth="Container" type="javax.sql.DataSource"

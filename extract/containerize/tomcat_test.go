@@ -100,7 +100,9 @@ func TestContainerizeTomcat(t *testing.T) {
 	}
 
 	// What the original answers.
-	paths := []string{"/", "/shop/", "/shop/hello", "/shop/missing"}
+	// greeting.jsp needs the JSP compiler (eclipse-jdt-core.jar, named
+	// only by jasper.jar's Class-Path).
+	paths := []string{"/", "/shop/", "/shop/hello", "/shop/missing", "/shop/greeting.jsp"}
 	want := map[string]string{}
 	for _, p := range paths {
 		body, err := get(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d%s", port, p))
@@ -111,6 +113,9 @@ func TestContainerizeTomcat(t *testing.T) {
 	}
 	if !strings.Contains(want["/shop/hello"], "hello from Apache Tomcat/10") {
 		t.Fatalf("original servlet: %q", want["/shop/hello"])
+	}
+	if !strings.Contains(want["/shop/greeting.jsp"], "jsp says 42") {
+		t.Fatalf("original JSP: %q", want["/shop/greeting.jsp"])
 	}
 
 	secrets, err := ws.ReadSecrets()
