@@ -182,6 +182,11 @@ func benchRuntime(c *cli.Context) (err error) {
 				result{Metric: "deploy to first 200 via the LB, sample Java app", Hoist: "local runtime: " + ms(median(rt)), Baseline: "host process: " + ms(median(host)), Ratio: ratio, Target: "<= 1.30x", Met: boolp(ratio <= 1.3), Value: median(rt).Seconds(), BaselineValue: median(host).Seconds()},
 				result{Metric: "  the first deploy of the image (unpacks it)", Hoist: "local runtime: " + ms(first), Baseline: "host process: " + ms(median(host)), Ratio: first.Seconds() / median(host).Seconds(), Value: first.Seconds(), BaselineValue: median(host).Seconds()},
 			)
+			tomcat, err := benchTomcatDeploy(ctx, cfg, work, bins, runs, c.Int("task-cpu"), sup, logf)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, tomcat...)
 		}
 
 	}
@@ -357,7 +362,7 @@ func benchJavaDeploy(ctx context.Context, repo, work, bins string, cfg hoistrt.C
 		}
 		stop()
 		hostStarts = append(hostStarts, d)
-		d, err = deployOnce(ctx, ws, id, cfg, logf)
+		d, err = deployOnce(ctx, ws, id, "/health", cfg, logf)
 		if err != nil {
 			return 0, nil, nil, err
 		}
@@ -407,7 +412,7 @@ func prepareDeploy(ws discover.Workspace, id string, cpus int) error {
 
 // deployOnce deploys the app as `hoist deploy` does, times the first HTTP
 // 200 through its load balancer, and deletes it.
-func deployOnce(ctx context.Context, ws discover.Workspace, id string, cfg hoistrt.Config, logf func(string, ...any)) (time.Duration, error) {
+func deployOnce(ctx context.Context, ws discover.Workspace, id, path string, cfg hoistrt.Config, logf func(string, ...any)) (time.Duration, error) {
 	o := local.Options{Workspace: ws, ID: id, Engine: cfg, Wait: false, Logf: func(string, ...any) {}}
 	defer func() {
 		if err := local.Delete(context.WithoutCancel(ctx), o); err != nil {
@@ -419,7 +424,7 @@ func deployOnce(ctx context.Context, ws discover.Workspace, id string, cfg hoist
 	if err != nil {
 		return 0, err
 	}
-	url := strings.Replace(res.Endpoint, "tcp://", "http://", 1) + "/health"
+	url := strings.Replace(res.Endpoint, "tcp://", "http://", 1) + path
 	if err := await200(ctx, url, start, 3*time.Minute); err != nil {
 		return 0, err
 	}

@@ -20,11 +20,21 @@ import (
 // accepts connections before it has deployed its web apps.
 const tomcatReady = "/shop/index.html"
 
-// benchTomcat measures start to first HTTP 200 for Debian's Tomcat 10 with
-// a web app — the kind of app hoist migrates — in a container built the
-// default way (host base, jlink) against the same Tomcat started on the
-// host, in turns.
-func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins string, runs int, logf func(string, ...any)) ([]result, error) {
+// tomcatApp is Debian's Tomcat 10 with a web app, inventoried, analyzed,
+// extracted and containerized the default way (host base, jlink); start
+// starts it on the host and times its first 200.
+type tomcatApp struct {
+	a       *discover.Analysis
+	ws      discover.Workspace
+	image   string
+	secrets map[string]string
+	refs    []containerize.SecretUse
+	start   func() (time.Duration, func(), int, error)
+}
+
+// prepareTomcat makes a tomcatApp; nil when Debian's tomcat10 is not
+// installed.
+func prepareTomcat(ctx context.Context, cfg hoistrt.Config, work, bins string, logf func(string, ...any)) (*tomcatApp, error) {
 	if _, err := os.Stat(filepath.Join(livetest.TomcatHome, "bin", "catalina.sh")); err != nil {
 		logf("Debian's tomcat10 is not installed: Tomcat not measured (make deps installs it)")
 		return nil, nil
@@ -63,12 +73,7 @@ func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins stri
 	if err != nil {
 		return nil, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	defer stop()
 
 	host := discover.LiveHost()
 	ws := discover.Workspace{Dir: filepath.Join(work, "ws-tomcat")}
@@ -76,9 +81,8 @@ func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins stri
 	if err != nil {
 		return nil, err
 	}
-	id := a.ID
 	logf("containerize Tomcat (jlink)")
-	r, _, err := containerizeDefault(ctx, cfg, host, ws, id, bins, logf)
+	r, _, err := containerizeDefault(ctx, cfg, host, ws, a.ID, bins, logf)
 	if err != nil {
 		return nil, err
 	}
@@ -86,21 +90,30 @@ func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins stri
 	if err != nil {
 		return nil, err
 	}
-	stop()
-	stopped = true
+	return &tomcatApp{a: a, ws: ws, image: r.Image, secrets: secrets, refs: r.Secrets, start: start}, nil
+}
 
+// benchTomcat measures start to first HTTP 200 for Debian's Tomcat 10 with
+// a web app — the kind of app hoist migrates — in a container built the
+// default way (host base, jlink) against the same Tomcat started on the
+// host, in turns.
+func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins string, runs int, logf func(string, ...any)) ([]result, error) {
+	tc, err := prepareTomcat(ctx, cfg, work, bins, logf)
+	if tc == nil || err != nil {
+		return nil, err
+	}
 	var ctr, ctrAfterCreate, hostStarts []time.Duration
 	for i := 0; i < runs; i++ {
-		v, err := containerize.Validate(ctx, a, r.Image, r.Secrets, containerize.ValidateOptions{
+		v, err := containerize.Validate(ctx, tc.a, tc.image, tc.refs, containerize.ValidateOptions{
 			ContainerdAddr: cfg.ContainerdSocket(), Namespace: cfg.Namespace, NetnsDir: filepath.Join(state, "netns"),
-			Secrets: secrets, Poll: 5 * time.Millisecond, Timeout: 3 * time.Minute, Logf: func(string, ...any) {},
+			Secrets: tc.secrets, Poll: 5 * time.Millisecond, Timeout: 3 * time.Minute, Logf: func(string, ...any) {},
 		})
 		if err != nil {
 			return nil, err
 		}
 		ctr = append(ctr, v.StartToReady)
 		ctrAfterCreate = append(ctrAfterCreate, v.StartToReady-v.Created)
-		d, stop, _, err := start()
+		d, stop, _, err := tc.start()
 		if err != nil {
 			return nil, err
 		}
@@ -113,6 +126,44 @@ func benchTomcat(ctx context.Context, cfg hoistrt.Config, work, state, bins stri
 	return []result{
 		{Metric: "Tomcat 10: start to first HTTP 200", Hoist: "container: " + secs(median(ctr)), Baseline: "host process: " + secs(h), Ratio: ratio, Target: "<= 1.20x", Met: boolp(ratio <= 1.2), Value: median(ctr).Seconds(), BaselineValue: h.Seconds()},
 		{Metric: "Tomcat 10: the same, from the task's start (create excluded)", Hoist: "container: " + secs(median(ctrAfterCreate)), Baseline: "host process: " + secs(h), Ratio: ratio2, Value: median(ctrAfterCreate).Seconds(), BaselineValue: h.Seconds()},
+	}, nil
+}
+
+// benchTomcatDeploy measures deploy to first HTTP 200 through the load
+// balancer for Tomcat 10 with a web app, one task, against Tomcat started
+// on the host, in turns (the first deploy, which unpacks the image, is
+// left out).
+func benchTomcatDeploy(ctx context.Context, cfg hoistrt.Config, work, bins string, runs, taskCPU int, sup *supLog, logf func(string, ...any)) ([]result, error) {
+	tc, err := prepareTomcat(ctx, cfg, work, bins, logf)
+	if tc == nil || err != nil {
+		return nil, err
+	}
+	if err := prepareDeploy(tc.ws, tc.a.ID, taskCPU); err != nil {
+		return nil, err
+	}
+	var rt, hostStarts []time.Duration
+	for i := range runs + 1 {
+		d, err := deployOnce(ctx, tc.ws, tc.a.ID, tomcatReady, cfg, logf)
+		if err != nil {
+			return nil, err
+		}
+		sup.show()
+		if i == 0 {
+			continue
+		}
+		rt = append(rt, d)
+		d, stop, _, err := tc.start()
+		if err != nil {
+			return nil, err
+		}
+		stop()
+		hostStarts = append(hostStarts, d)
+	}
+	logf("Tomcat: deploy to first 200 %v, host process %v", rt, hostStarts)
+	h := median(hostStarts)
+	ratio := median(rt).Seconds() / h.Seconds()
+	return []result{
+		{Metric: "deploy to first 200 via the LB, Tomcat 10 with a web app", Hoist: "local runtime: " + ms(median(rt)), Baseline: "host process: " + ms(h), Ratio: ratio, Target: "<= 1.30x", Met: boolp(ratio <= 1.3), Value: median(rt).Seconds(), BaselineValue: h.Seconds()},
 	}, nil
 }
 
