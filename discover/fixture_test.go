@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hoistctl/hoist/discover/fixturetest"
 )
 
 // Tests over the captured procfs trees in testdata/procfs (see its
@@ -50,51 +51,13 @@ func fxNames(t *testing.T) []string {
 	return names
 }
 
-// fxCopyTree copies src to dst keeping symlinks as links. It drops the
-// .gitkeep files that stand in for captured empty directories (git keeps
-// no empty directory), so the copy is the tree as captured.
-func fxCopyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		out := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		case d.Name() == ".gitkeep":
-			return nil
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(out, data, 0o644)
-		}
-	})
-	if err != nil {
-		t.Fatalf("copying fixture %s: %v", src, err)
-	}
-}
-
 // fxLoad copies a fixture's proc and root into a temporary directory and
 // returns the host that reads it.
 func fxLoad(t *testing.T, name string) Host {
 	t.Helper()
 	dir := t.TempDir()
 	for _, part := range []string{"proc", "root"} {
-		fxCopyTree(t, filepath.Join(fixturesDir, name, part), filepath.Join(dir, part))
+		fixturetest.Copy(t, filepath.Join(fixturesDir, name, part), filepath.Join(dir, part))
 	}
 	return Host{Proc: filepath.Join(dir, "proc"), Root: filepath.Join(dir, "root")}
 }
@@ -744,7 +707,7 @@ func fxRenumber(t *testing.T, h Host, delta int) Host {
 	t.Helper()
 	dir := t.TempDir()
 	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "root")
-	fxCopyTree(t, h.Proc, proc)
+	fixturetest.Copy(t, h.Proc, proc)
 	if err := os.Symlink(h.Root, root); err != nil {
 		t.Fatal(err)
 	}
@@ -836,7 +799,7 @@ func TestFixtureRobustness(t *testing.T) {
 	// its own command line and state.
 	newProc := func(pid int32, cmdline []byte, state string) {
 		t.Helper()
-		fxCopyTree(t, pdir(app.PID), pdir(pid))
+		fixturetest.Copy(t, pdir(app.PID), pdir(pid))
 		must(os.WriteFile(pdir(pid, "cmdline"), cmdline, 0o644))
 		data, err := os.ReadFile(pdir(pid, "status"))
 		must(err)

@@ -3,13 +3,13 @@ package extract
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/fixturetest"
 )
 
 // TestExtractFixtures runs the whole source-host pipeline over every
@@ -31,7 +31,7 @@ func TestExtractFixtures(t *testing.T) {
 		n++
 		t.Run(e.Name(), func(t *testing.T) {
 			root := t.TempDir()
-			copyFixture(t, filepath.Join(dir, e.Name()), root)
+			fixturetest.Copy(t, filepath.Join(dir, e.Name()), root)
 			host := discover.Host{Proc: filepath.Join(root, "proc"), Root: filepath.Join(root, "root")}
 			inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host, Hostname: "fixture"})
 			if err != nil {
@@ -106,39 +106,4 @@ func realOf(t *testing.T, h discover.Host, p string) string {
 		return p
 	}
 	return r
-}
-
-// copyFixture copies a captured tree keeping symlinks, without the
-// .gitkeep files that stand in for empty directories.
-func copyFixture(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		case d.Name() == ".gitkeep":
-			return nil
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi, _ := d.Info()
-			return os.WriteFile(out, data, fi.Mode().Perm())
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -2,46 +2,20 @@ package main
 
 import (
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoistctl/hoist/discover/fixturetest"
 )
 
 // copyFixture copies a captured host (links kept) out of testdata.
 func copyFixture(t *testing.T, name string) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "procfs", name)
 	dst := filepath.Join(t.TempDir(), name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi, _ := d.Info()
-			return os.WriteFile(out, data, fi.Mode().Perm())
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fixturetest.Copy(t, filepath.Join("..", "..", "testdata", "procfs", name), dst)
 	return dst
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hoistctl/hoist/discover"
+	"github.com/hoistctl/hoist/discover/fixturetest"
 	"github.com/hoistctl/hoist/extract"
 	"github.com/hoistctl/hoist/generate"
 )
@@ -23,41 +23,6 @@ import (
 // and a .NET app with secrets in its environment and appsettings and five
 // external dependencies.
 var fixtures = []string{"jetty", "dotnet"}
-
-// copyTree copies a fixture (links kept as links) so the phases can run
-// on it without touching testdata.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		case d.Name() == ".gitkeep":
-			return nil
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi, _ := d.Info()
-			return os.WriteFile(out, data, fi.Mode().Perm())
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // hostileSecrets are the values the test puts into secrets.json: HTML,
 // quotes, YAML's quote doubling, several lines.
@@ -83,7 +48,7 @@ func testWorkspace(t *testing.T) (discover.Workspace, []string, map[string]strin
 	hosts := map[string]discover.Host{}
 	for _, f := range fixtures {
 		root := filepath.Join(tmp, f)
-		copyTree(t, filepath.Join("..", "..", "testdata", "procfs", f), root)
+		fixturetest.Copy(t, filepath.Join("..", "..", "testdata", "procfs", f), root)
 		host := discover.Host{Proc: filepath.Join(root, "proc"), Root: filepath.Join(root, "root")}
 		inv, err := discover.Scan(ctx, discover.ScanOptions{Host: host, Hostname: "fixture"})
 		if err != nil {
