@@ -195,7 +195,9 @@ func (p planned) resource(c *cluster) dynamic.ResourceInterface {
 // Deploy applies APP/deploy/kubernetes to the cluster and, with Wait,
 // waits for the Deployments to be available. The Secret gets its values
 // from the workspace's secrets file on the way; they are never printed or
-// written. On a failed rollout the result comes with the error.
+// written. A StorageClass the claims name and the manifests do not define
+// (kubernetes.existingStorageClass) must exist first. On a failed rollout
+// the result comes with the error.
 func Deploy(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	ws, id := o.Workspace, o.ID
@@ -225,6 +227,11 @@ func Deploy(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Namespace = planNamespace(plan)
+	scWarns, err := c.checkStorageClasses(ctx, ws, id, plan)
+	if err != nil {
+		return res, err
+	}
+	res.Warnings = append(res.Warnings, scWarns...)
 	for _, p := range plan {
 		res.Images = append(res.Images, images(p.obj)...)
 	}
@@ -492,7 +499,9 @@ var deleteKinds = []schema.GroupKind{
 // app.kubernetes.io/instance=FAMILY, in the app's namespace (cluster-scoped
 // ones anywhere). Objects a controller owns (ReplicaSets, Pods, a
 // CronJob's Jobs) go with their owner through the garbage collector. The
-// namespace stays: other apps or people may use it.
+// namespace stays: other apps or people may use it. So does the app's
+// StorageClass while claims this delete leaves (the app's in another
+// namespace) name it, or when hoist may not list claims to tell.
 func Delete(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	ws, id := o.Workspace, o.ID
@@ -532,6 +541,9 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 		uid types.UID
 	}
 	var deleted []gone
+	// The claims deleted so far: they come before the StorageClass.
+	goneClaims := map[types.UID]bool{}
+	kept := 0
 	for _, gk := range kinds {
 		mapping, err := c.mapper.RESTMapping(gk)
 		if meta.IsNoMatchError(err) {
@@ -565,6 +577,24 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 				continue // its owner's deletion takes it
 			}
 			obj := Object{Ref: ref(mapping.GroupVersionKind, u.GetName()), APIVersion: mapping.GroupVersionKind.GroupVersion().String(), Kind: gk.Kind, Name: u.GetName(), Namespace: u.GetNamespace(), Action: ActionDeleted}
+			if gk == storageClassGK {
+				// The app's class is shared by its namespaces.
+				note, keep, err := c.classInUse(ctx, u.GetName(), goneClaims)
+				if err != nil {
+					return res, err
+				}
+				if keep {
+					obj.Action, obj.Note = ActionKept, note
+					res.Objects = append(res.Objects, obj)
+					if o.DryRun {
+						fmt.Fprintf(o.Progress, "Would have kept %s: %s\n", obj.Ref, note)
+					} else {
+						fmt.Fprintf(o.Progress, "%s kept: %s\n", obj.Ref, note)
+					}
+					kept++
+					continue
+				}
+			}
 			policy := metav1.DeletePropagationBackground
 			opts := metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: ptr(u.GetUID())}}
 			if o.DryRun {
@@ -580,6 +610,9 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 				fmt.Fprintf(o.Progress, "%s deleted\n", obj.Ref)
 			}
 			deleted = append(deleted, gone{obj, r, u.GetUID()})
+			if gk == claimGK {
+				goneClaims[u.GetUID()] = true
+			}
 		}
 	}
 	if nsObj, err := c.typed.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
@@ -589,7 +622,7 @@ func Delete(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Objects = append(res.Objects, Object{Ref: "namespace/" + ns, APIVersion: "v1", Kind: "Namespace", Name: ns, Action: ActionKept, Note: note})
 	}
-	if len(deleted) == 0 {
+	if len(deleted) == 0 && kept == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("nothing labelled %s in namespace %s (or cluster-wide) on %s: nothing to delete", selector, ns, c.server))
 	}
 	if !o.Wait || o.DryRun {
