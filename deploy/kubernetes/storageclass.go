@@ -85,7 +85,7 @@ func (c *cluster) checkStorageClasses(ctx context.Context, ws discover.Workspace
 func missingClassHint(ws discover.Workspace, id, sc string) string {
 	d, err := generate.LoadDeployment(ws, id)
 	if err == nil && d.Kubernetes.ExistingStorageClass && d.Kubernetes.StorageClassName == sc {
-		return fmt.Sprintf("deployment.json sets kubernetes.existingStorageClass, so hoist writes no class and uses the cluster's: create StorageClass %s first (`kubectl get storageclass` lists those there are), or remove kubernetes.existingStorageClass from deployment.json and run `hoist generate %s` so hoist defines its own %s-efs", sc, id, d.Family)
+		return fmt.Sprintf("deployment.json sets kubernetes.existingStorageClass, so hoist writes no class and uses the cluster's: create StorageClass %s first (`kubectl get storageclass` lists those there are), or set kubernetes.existingStorageClass to false and kubernetes.storageClassName to %s-efs in deployment.json and run `hoist generate %s`, so hoist defines a class of the app's own", sc, d.Family, id)
 	}
 	return fmt.Sprintf("the manifests in %s define no such class: create StorageClass %s first, or run `hoist generate %s` again", Dir(ws, id), sc, id)
 }
