@@ -252,15 +252,7 @@ func TestDeleteKeepsAStorageClassOtherNamespacesUse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var note string
-		for _, ob := range res.Objects {
-			if ob.Ref == scRef {
-				note = ob.Note
-				if ob.Action != ActionKept {
-					t.Errorf("storage class: %s, want kept", ob.Action)
-				}
-			}
-		}
+		note := keptNote(t, res, scRef)
 		if !strings.Contains(note, otherClaim) || !strings.Contains(note, "cluster-wide") {
 			t.Errorf("the note does not say which claims use it: %q", note)
 		}
@@ -300,15 +292,7 @@ func TestDeleteKeepsAStorageClassOtherNamespacesUse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var note string
-		for _, ob := range res.Objects {
-			if ob.Ref == scRef {
-				note = ob.Note
-				if ob.Action != ActionKept {
-					t.Errorf("storage class: %s, want kept", ob.Action)
-				}
-			}
-		}
+		note := keptNote(t, res, scRef)
 		if !strings.Contains(note, "may not list PersistentVolumeClaims in all namespaces") || !strings.Contains(note, "kubectl delete storageclass "+class) {
 			t.Errorf("note: %q", note)
 		}
@@ -349,4 +333,19 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// keptNote checks that the delete kept the object ref and returns its note.
+func keptNote(t *testing.T, res *Result, ref string) string {
+	t.Helper()
+	for _, ob := range res.Objects {
+		if ob.Ref == ref {
+			if ob.Action != ActionKept {
+				t.Errorf("%s: %s, want kept", ref, ob.Action)
+			}
+			return ob.Note
+		}
+	}
+	t.Errorf("%s is not in the result: %+v", ref, res.Objects)
+	return ""
 }
