@@ -42,6 +42,16 @@ type Inventory struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// Find returns the first app match picks.
+func (inv *Inventory) Find(match func(App) bool) (App, bool) {
+	for _, a := range inv.Apps {
+		if match(a) {
+			return a, true
+		}
+	}
+	return App{}, false
+}
+
 // App is one application in the inventory.
 type App struct {
 	ID   string  `json:"id"`

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,15 +154,9 @@ func analyzeLive(t *testing.T, pid int) (discover.Workspace, *discover.Analysis)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id string
-	for _, a := range inv.Apps {
-		for _, p := range a.PIDs {
-			if int(p) == pid {
-				id = a.ID
-			}
-		}
-	}
-	if id == "" {
+	app, found := inv.Find(func(a discover.App) bool { return slices.Contains(a.PIDs, int32(pid)) })
+	id := app.ID
+	if !found {
 		t.Fatalf("pid %d not in the inventory", pid)
 	}
 	ws := discover.Workspace{Dir: filepath.Join(t.TempDir(), "ws")}

@@ -25,13 +25,9 @@ func prepareApp(ctx context.Context, host discover.Host, ws discover.Workspace, 
 	if err != nil {
 		return nil, err
 	}
-	var id string
-	for _, a := range inv.Apps {
-		if match(a) {
-			id = a.ID
-		}
-	}
-	if id == "" {
+	app, found := inv.Find(match)
+	id := app.ID
+	if !found {
 		return nil, fmt.Errorf("%s was not found by the inventory", what)
 	}
 	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})

@@ -177,9 +177,9 @@ func TestDeployCLI(t *testing.T) {
 	d.Environment[0].Value = "two"
 	d.DesiredCount = 2
 	writeDeployment(t, ws, id, d)
-	l := startLoad(endpoint+"/", 5*time.Second)
+	l := enginetest.StartLoad(endpoint+"/", 1, 5*time.Second)
 	out, stderr, code = hoistCmd(t, cfg, ws.Dir, "-o", "json", "deploy", id)
-	ok, failed, errs := l.stop()
+	ok, failed, errs := l.Stop()
 	if code != 0 {
 		t.Fatalf("second deploy: exit %d\n%s\n%s", code, out, stderr)
 	}

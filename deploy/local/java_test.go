@@ -39,7 +39,7 @@ func TestJavaSampleApp(t *testing.T) {
 	}
 
 	// kill -9 one task's JVM.
-	l := startLoad(endpoint+"/", 10*time.Second)
+	l := enginetest.StartLoad(endpoint+"/", 1, 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	if err := syscall.Kill(tasks[0].PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestJavaSampleApp(t *testing.T) {
 	var atStop int64
 	if err := api.WaitFor(ctx, 20*time.Second, func() (bool, error) {
 		tk, err := c.DescribeTask(ctx, tasks[0].TaskID)
-		atStop = l.failed.Load()
+		atStop = l.Failed.Load()
 		return err == nil && tk.LastStatus == api.StatusStopped, err
 	}); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestJavaSampleApp(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ok, failed, errs := l.stop()
+	ok, failed, errs := l.Stop()
 	if failed > atStop || failed > 2 {
 		t.Errorf("kill -9: %d ok, %d failed (%d by the time the kill was seen): %v", ok, failed, atStop, errs)
 	}
@@ -73,9 +73,9 @@ func TestJavaSampleApp(t *testing.T) {
 	d.DesiredCount = 2
 	d.Environment = append(d.Environment, generate.KeyValue{Name: "HOIST_REVISION", Value: "2"})
 	writeDeployment(t, app.ws, app.id, d)
-	l = startLoad(endpoint+"/", 10*time.Second)
+	l = enginetest.StartLoad(endpoint+"/", 1, 10*time.Second)
 	res, err := app.deploy(t, cfg, 5*time.Minute)
-	ok, failed, errs = l.stop()
+	ok, failed, errs = l.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}

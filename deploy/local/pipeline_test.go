@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,13 +40,9 @@ func containerizeLive(t *testing.T, cfg hoistrt.Config, what string, match func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id string
-	for _, a := range inv.Apps {
-		if match(a) {
-			id = a.ID
-		}
-	}
-	if id == "" {
+	app, found := inv.Find(match)
+	id := app.ID
+	if !found {
 		t.Fatalf("%s not in the inventory", what)
 	}
 	a, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id})
@@ -110,51 +103,4 @@ func (app liveApp) deployDefaults(t *testing.T, cfg hoistrt.Config, timeout time
 func (app liveApp) deploy(t *testing.T, cfg hoistrt.Config, timeout time.Duration) (*Result, error) {
 	logf := func(f string, args ...any) { t.Logf(f, args...) }
 	return Deploy(context.Background(), Options{Workspace: app.ws, ID: app.id, Engine: cfg, Wait: true, Timeout: timeout, Logf: logf})
-}
-
-// load sends GET requests to a URL one after another until stopped: a 200
-// answer counts as ok, anything else (another status, an error, no answer
-// within the timeout) as failed.
-type load struct {
-	ok, failed atomic.Int64
-	errs       []string // the first five failures; read after stop
-	stopc      chan struct{}
-	done       chan struct{}
-}
-
-func startLoad(url string, timeout time.Duration) *load {
-	l := &load{stopc: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		hc := &http.Client{Timeout: timeout}
-		for {
-			select {
-			case <-l.stopc:
-				return
-			default:
-			}
-			resp, err := hc.Get(url)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					l.ok.Add(1)
-					continue
-				}
-				err = fmt.Errorf("HTTP %d", resp.StatusCode)
-			}
-			l.failed.Add(1)
-			if len(l.errs) < 5 {
-				l.errs = append(l.errs, err.Error())
-			}
-		}
-	}()
-	return l
-}
-
-// stop ends the load and returns the counts and the first failures.
-func (l *load) stop() (ok, failed int64, errs []string) {
-	close(l.stopc)
-	<-l.done
-	return l.ok.Load(), l.failed.Load(), l.errs
 }

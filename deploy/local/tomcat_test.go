@@ -87,9 +87,9 @@ func TestTomcat(t *testing.T) {
 	// A new revision under load: the servlet answers throughout.
 	d.Environment = append(d.Environment, generate.KeyValue{Name: "HOIST_REVISION", Value: "2"})
 	writeDeployment(t, app.ws, app.id, d)
-	l := startLoad(endpoint+"/shop/hello", 5*time.Second)
+	l := enginetest.StartLoad(endpoint+"/shop/hello", 1, 5*time.Second)
 	_, err := app.deploy(t, cfg, 8*time.Minute)
-	ok, failed, errs := l.stop()
+	ok, failed, errs := l.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}

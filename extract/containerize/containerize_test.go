@@ -70,13 +70,9 @@ func analyzeAndExtract(t *testing.T, ws discover.Workspace, match func(discover.
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id string
-	for _, a := range inv.Apps {
-		if match(a) {
-			id = a.ID
-		}
-	}
-	if id == "" {
+	app, found := inv.Find(match)
+	id := app.ID
+	if !found {
 		t.Fatalf("the app is not in the inventory: %+v", inv.Apps)
 	}
 	if _, err := discover.Analyze(ctx, discover.AnalyzeOptions{Host: host, Workspace: ws, ID: id}); err != nil {

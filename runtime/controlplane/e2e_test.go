@@ -14,6 +14,7 @@ import (
 
 	hoistrt "github.com/hoistctl/hoist/runtime"
 	"github.com/hoistctl/hoist/runtime/api"
+	"github.com/hoistctl/hoist/runtime/enginetest"
 )
 
 // TestServiceLifecycle runs a service of three tasks on the real engine
@@ -91,7 +92,7 @@ func TestServiceLifecycle(t *testing.T) {
 	}
 
 	t.Run("kill -9 a task", func(t *testing.T) {
-		l := startLoad(lbURL+"/", 4)
+		l := enginetest.StartLoad(lbURL+"/", 4, 10*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		victim := tasks[0]
 		killedAt := time.Now()
@@ -110,18 +111,18 @@ func TestServiceLifecycle(t *testing.T) {
 		if stopped.StopCode != api.StopEssentialContainerExited || stopped.ExitCode == nil || *stopped.ExitCode != 137 || !strings.Contains(stopped.StoppedReason, "exit code 137") {
 			t.Errorf("stop record: code %s exit %v reason %q", stopped.StopCode, stopped.ExitCode, stopped.StoppedReason)
 		}
-		failedAtDetect := l.failed.Load()
+		failedAtDetect := l.Failed.Load()
 		waitService(t, c, "web", "web:1", 3, 30*time.Second)
 		t.Logf("killed task detected after %s, replaced (healthy) after %s", detected.Sub(killedAt).Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond))
 		time.Sleep(500 * time.Millisecond)
 		l.Stop()
 		// Requests in flight on the killed task may fail; none after it
 		// was taken out of the load balancer.
-		if f := l.failed.Load(); f > failedAtDetect || f > 4 {
-			t.Errorf("%d failed requests (%d when the kill was seen): %v", f, failedAtDetect, l.errs)
+		if f := l.Failed.Load(); f > failedAtDetect || f > 4 {
+			t.Errorf("%d failed requests (%d when the kill was seen): %v", f, failedAtDetect, l.Errs())
 		}
-		if l.ok.Load() < 50 {
-			t.Errorf("only %d requests succeeded", l.ok.Load())
+		if l.OK.Load() < 50 {
+			t.Errorf("only %d requests succeeded", l.OK.Load())
 		}
 		if _, err := os.Stat(victim.Netns); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("netns of the stopped task %s still there: %v", victim.Netns, err)
@@ -132,7 +133,7 @@ func TestServiceLifecycle(t *testing.T) {
 		if _, err := c.RegisterTaskDefinition(ctx, webTD("web", "two")); err != nil {
 			t.Fatal(err)
 		}
-		l := startLoad(lbURL+"/", 4)
+		l := enginetest.StartLoad(lbURL+"/", 4, 10*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		s, err := c.ApplyService(ctx, webService("web", "web", 3))
 		if err != nil {
@@ -144,11 +145,11 @@ func TestServiceLifecycle(t *testing.T) {
 		waitService(t, c, "web", "web:2", 3, 60*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		l.Stop()
-		if l.failed.Load() != 0 {
-			t.Errorf("%d of %d requests failed during the rollout: %v", l.failed.Load(), l.ok.Load()+l.failed.Load(), l.errs)
+		if l.Failed.Load() != 0 {
+			t.Errorf("%d of %d requests failed during the rollout: %v", l.Failed.Load(), l.OK.Load()+l.Failed.Load(), l.Errs())
 		}
 		var one, two int
-		for body, n := range l.seen {
+		for body, n := range l.Seen() {
 			switch {
 			case strings.HasSuffix(body, "rev=one"):
 				one += n
@@ -159,7 +160,7 @@ func TestServiceLifecycle(t *testing.T) {
 		if one == 0 || two == 0 {
 			t.Errorf("load saw rev=one %d times and rev=two %d times; want both", one, two)
 		}
-		t.Logf("rollout: %d requests, none failed (rev one %d, rev two %d)", l.ok.Load(), one, two)
+		t.Logf("rollout: %d requests, none failed (rev one %d, rev two %d)", l.OK.Load(), one, two)
 	})
 
 	t.Run("scale", func(t *testing.T) {
@@ -264,7 +265,7 @@ func TestServiceLifecycle(t *testing.T) {
 
 	t.Run("kill -9 containerd and buildkitd", func(t *testing.T) {
 		before, _ := c.ListTasks(ctx, "web", false)
-		l := startLoad(lbURL+"/", 4)
+		l := enginetest.StartLoad(lbURL+"/", 4, 10*time.Second)
 		time.Sleep(200 * time.Millisecond)
 		for _, marker := range []string{"containerd/config.toml", "buildkit/buildkitd.sock"} {
 			pid := daemonPID(t, cfg.StateDir+"/"+marker)
@@ -281,8 +282,8 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		l.Stop()
-		if l.failed.Load() != 0 || l.ok.Load() < 100 {
-			t.Errorf("while containerd and buildkitd were down and back: %d ok, %d failed: %v", l.ok.Load(), l.failed.Load(), l.errs)
+		if l.Failed.Load() != 0 || l.OK.Load() < 100 {
+			t.Errorf("while containerd and buildkitd were down and back: %d ok, %d failed: %v", l.OK.Load(), l.Failed.Load(), l.Errs())
 		}
 		after, _ := c.ListTasks(ctx, "web", false)
 		if len(after) != len(before) || after[0].TaskID != before[0].TaskID {
@@ -310,7 +311,7 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 		in := webService("web", "web:3", 2)
 		in.DeploymentConfiguration.CircuitBreaker = &api.DeploymentCircuitBreaker{Enable: true, Rollback: true}
-		l := startLoad(lbURL+"/", 2)
+		l := enginetest.StartLoad(lbURL+"/", 2, 10*time.Second)
 		if _, err := c.ApplyService(ctx, in); err != nil {
 			t.Fatal(err)
 		}
@@ -323,8 +324,8 @@ func TestServiceLifecycle(t *testing.T) {
 			t.Fatalf("no rollback: %v\n%+v", err, s)
 		}
 		l.Stop()
-		if l.failed.Load() != 0 {
-			t.Errorf("%d requests failed while the bad revision was tried: %v", l.failed.Load(), l.errs)
+		if l.Failed.Load() != 0 {
+			t.Errorf("%d requests failed while the bad revision was tried: %v", l.Failed.Load(), l.Errs())
 		}
 		all, _ := c.ListTasks(ctx, "web", true)
 		var exits int

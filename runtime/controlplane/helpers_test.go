@@ -8,9 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,60 +119,4 @@ func waitService(t *testing.T, c *api.Client, name, td string, n int, timeout ti
 		t.Fatalf("service %s never reached %d healthy tasks of %s: %v\nservice: %+v\ntasks: %+v", name, n, td, err, last, lastTasks)
 	}
 	return last
-}
-
-// load sends requests through the load balancer until stopped and counts
-// failures.
-type load struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	seen       map[string]int
-	stop       chan struct{}
-	wg         sync.WaitGroup
-}
-
-func startLoad(url string, workers int) *load {
-	l := &load{stop: make(chan struct{}), seen: map[string]int{}}
-	tr := &http.Transport{MaxIdleConnsPerHost: workers}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
-	for range workers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := c.Get(url)
-				if err == nil {
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						l.ok.Add(1)
-						l.mu.Lock()
-						l.seen[strings.TrimSpace(string(body))]++
-						l.mu.Unlock()
-						continue
-					}
-					err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
-				}
-				l.failed.Add(1)
-				l.mu.Lock()
-				if len(l.errs) < 10 {
-					l.errs = append(l.errs, err.Error())
-				}
-				l.mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) Stop() {
-	close(l.stop)
-	l.wg.Wait()
 }
