@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/shirou/gopsutil/v3/common"
 )
@@ -59,24 +60,31 @@ func (h Host) procPID(pid int32, parts ...string) string {
 	return filepath.Join(append([]string{h.Proc, strconv.Itoa(int(pid))}, parts...)...)
 }
 
-// maxSymlinks bounds symlink chains, as the kernel does.
-const maxSymlinks = 40
+// MaxSymlinks bounds symlink chains, as the kernel does.
+const MaxSymlinks = 40
 
-var errTooManyLinks = errors.New("too many levels of symbolic links")
+// ErrLinkLoop is what following a path with more than MaxSymlinks links
+// gives.
+var ErrLinkLoop = errors.New("too many levels of symbolic links")
 
-// Resolve follows symlinks in the host path p as the process would see them,
-// without ever leaving Root (an absolute link restarts at Root, ".." stops at
-// it). It returns the resolved path in host terms (starting with /); the
-// last element need not exist.
-func (h Host) Resolve(p string) (string, error) {
+// Follow walks the host path p inside Root component by component, as the
+// kernel would: a symlink's target replaces it (an absolute one restarts
+// at Root), ".." stops at Root, at most MaxSymlinks links. visit, when not
+// nil, sees every component met, at a path whose directories are real,
+// with its Lstat and, for a symlink, its target (before it is followed); an
+// error from visit ends the walk.
+//
+// Follow returns the real path. When a component is missing, or is not a
+// directory while more follows, it stops there: it returns the path up to
+// and including that component, the components left, and the error
+// (fs.ErrNotExist, syscall.ENOTDIR or whatever Lstat said).
+func (h Host) Follow(p string, visit func(p string, fi fs.FileInfo, target string) error) (resolved string, rest []string, err error) {
 	if !path.IsAbs(p) {
-		return "", fmt.Errorf("resolving %q: not an absolute path", p)
+		return "", nil, fmt.Errorf("resolving %q: not an absolute path", p)
 	}
-	var (
-		resolved = "/"
-		rest     = strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
-		links    = 0
-	)
+	resolved = "/"
+	rest = splitPath(p)
+	links := 0
 	for len(rest) > 0 {
 		part := rest[0]
 		rest = rest[1:]
@@ -90,30 +98,59 @@ func (h Host) Resolve(p string) (string, error) {
 		next := path.Join(resolved, part)
 		fi, err := os.Lstat(h.file(next))
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && len(rest) == 0 {
-				return next, nil
-			}
-			return "", err
+			return next, rest, err
 		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
+		target := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if links++; links > MaxSymlinks {
+				return "", nil, fmt.Errorf("resolving %s: %w", p, ErrLinkLoop)
+			}
+			if target, err = os.Readlink(h.file(next)); err != nil {
+				return "", nil, err
+			}
+		} else if !fi.IsDir() && len(rest) > 0 {
+			return next, rest, fmt.Errorf("%s: %w", next, syscall.ENOTDIR)
+		}
+		if visit != nil {
+			if err := visit(next, fi, target); err != nil {
+				return "", nil, err
+			}
+		}
+		if target == "" {
 			resolved = next
 			continue
 		}
-		links++
-		if links > maxSymlinks {
-			return "", fmt.Errorf("resolving %q: %w", p, errTooManyLinks)
-		}
-		target, err := os.Readlink(h.file(next))
-		if err != nil {
-			return "", err
-		}
-		h.rec.link(next, target)
 		if path.IsAbs(target) {
 			resolved = "/"
 		}
-		rest = append(strings.Split(strings.TrimPrefix(target, "/"), "/"), rest...)
+		rest = append(splitPath(target), rest...)
 	}
-	return resolved, nil
+	return resolved, nil, nil
+}
+
+func splitPath(p string) []string {
+	return strings.Split(strings.Trim(p, "/"), "/")
+}
+
+// Resolve follows symlinks in the host path p as the process would see them,
+// without ever leaving Root (see Follow). It returns the resolved path in
+// host terms (starting with /); the last element need not exist.
+func (h Host) Resolve(p string) (string, error) {
+	var rec func(string, fs.FileInfo, string) error
+	if h.rec != nil {
+		rec = func(p string, _ fs.FileInfo, target string) error {
+			if target != "" {
+				h.rec.link(p, target)
+			}
+			return nil
+		}
+	}
+	r, rest, err := h.Follow(p, rec)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrNotExist) && len(rest) == 0:
+		return r, nil
+	}
+	return "", err
 }
 
 // file maps a host path to a path on this machine, without following links.

@@ -1,10 +1,13 @@
 package discover
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -149,6 +152,68 @@ func TestResolveStaysInRoot(t *testing.T) {
 	// never on the real host's.
 	if data, err := h.ReadFile("/usr/share/tomcat10/escape/passwd", 1<<20); err != nil || string(data) != "fixture\n" {
 		t.Errorf("read through an escaping link: %q, %v", data, err)
+	}
+}
+
+// Follow is the walk under Resolve, extract's collector and the host base
+// assembler: each sees every component, and learns where a walk stopped.
+func TestFollowVisitsEveryComponent(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"opt/app/lib", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "opt/app/lib/a.jar"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"current": "/opt/app", "opt/app/libs": "lib", "loop": "loop"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := Host{Root: root}
+	var seen []string
+	visit := func(p string, fi fs.FileInfo, target string) error {
+		if target != "" {
+			p += " -> " + target
+		} else if fi.IsDir() {
+			p += "/"
+		}
+		seen = append(seen, p)
+		return nil
+	}
+	real, rest, err := h.Follow("/current/libs/a.jar", visit)
+	want := []string{"/current -> /opt/app", "/opt/", "/opt/app/", "/opt/app/libs -> lib", "/opt/app/lib/", "/opt/app/lib/a.jar"}
+	if err != nil || real != "/opt/app/lib/a.jar" || len(rest) != 0 || !reflect.DeepEqual(seen, want) {
+		t.Errorf("Follow = %q, %q, %v; visited %q, want %q", real, rest, err, seen, want)
+	}
+
+	for in, want := range map[string]struct {
+		real string
+		rest []string
+		err  error
+	}{
+		"/current/missing/x.jar": {"/opt/app/missing", []string{"x.jar"}, fs.ErrNotExist},
+		"/current/libs/a.jar/x":  {"/opt/app/lib/a.jar", []string{"x"}, syscall.ENOTDIR},
+		"/loop/x":                {"", nil, ErrLinkLoop},
+	} {
+		real, rest, err := h.Follow(in, nil)
+		if real != want.real || !reflect.DeepEqual(rest, want.rest) || !errors.Is(err, want.err) {
+			t.Errorf("Follow(%s) = %q, %q, %v; want %q, %q, %v", in, real, rest, err, want.real, want.rest, want.err)
+		}
+	}
+
+	stop := errors.New("stop")
+	seen = nil
+	if _, _, err := h.Follow("/opt/app/lib", func(p string, _ fs.FileInfo, _ string) error {
+		seen = append(seen, p)
+		if p == "/opt/app" {
+			return stop
+		}
+		return nil
+	}); err != stop || len(seen) != 2 {
+		t.Errorf("an error from visit: %v after %q; want it to end the walk at /opt/app", err, seen)
 	}
 }
 

@@ -83,62 +83,27 @@ func hostFile(h discover.Host, p string) string {
 	return filepath.Join(h.Root, filepath.FromSlash(p))
 }
 
-const maxSymlinks = 40
-
-var errLinkLoop = errors.New("too many levels of symbolic links")
-
 // resolve follows the symlinks in p the way the kernel would inside the
 // host root, and returns every symlink it went through (each at a path
 // whose directories are real) and the real path. exists is false when the
 // path (or a directory on the way) does not exist.
 func (c *collector) resolve(p string) (real string, hops []string, exists bool, err error) {
-	resolved := "/"
-	rest := splitPath(p)
-	links := 0
-	for len(rest) > 0 {
-		part := rest[0]
-		rest = rest[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, part)
-		fi, err := os.Lstat(c.local(next))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				return path.Join(append([]string{next}, rest...)...), hops, false, nil
-			}
-			return "", hops, false, err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			if len(rest) > 0 && !fi.IsDir() {
-				return path.Join(append([]string{next}, rest...)...), hops, false, nil
-			}
-			resolved = next
-			continue
-		}
-		links++
-		if links > maxSymlinks {
-			return "", hops, false, fmt.Errorf("resolving %s: %w", p, errLinkLoop)
-		}
-		target, err := os.Readlink(c.local(next))
-		if err != nil {
-			return "", hops, false, err
-		}
-		hops = append(hops, next)
-		if path.IsAbs(target) {
-			resolved = "/"
-		}
-		rest = append(splitPath(target), rest...)
+	if !path.IsAbs(p) {
+		p = "/" + p
 	}
-	return resolved, hops, true, nil
-}
-
-func splitPath(p string) []string {
-	return strings.Split(strings.Trim(p, "/"), "/")
+	real, rest, err := c.h.Follow(p, func(p string, _ fs.FileInfo, target string) error {
+		if target != "" {
+			hops = append(hops, p)
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return real, hops, true, nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return path.Join(append([]string{real}, rest...)...), hops, false, nil
+	}
+	return "", hops, false, err
 }
 
 // under says whether p is dir or inside it.
@@ -170,7 +135,7 @@ func (c *collector) pruneRuntime(p string) bool {
 func (c *collector) include(p string) error {
 	dir, hops, exists, err := c.resolve(path.Dir(p))
 	if err != nil {
-		if errors.Is(err, errLinkLoop) {
+		if errors.Is(err, discover.ErrLinkLoop) {
 			c.missing = append(c.missing, p+" ("+err.Error()+")")
 			return nil
 		}
@@ -471,7 +436,7 @@ func manifestClassPath(manifest []byte) []string {
 func (c *collector) follow(link, via string, emptyOnly bool) error {
 	real, hops, exists, err := c.resolve(link)
 	if err != nil {
-		if errors.Is(err, errLinkLoop) {
+		if errors.Is(err, discover.ErrLinkLoop) {
 			c.warn("%s: %v; the link is archived as it is", link, err)
 			return nil
 		}

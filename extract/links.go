@@ -4,6 +4,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/hoistctl/hoist/discover"
 )
 
 // Symlinks in an archive are relative and resolve inside it: a process on
@@ -43,7 +45,7 @@ func linkEscapes(linkPath, target string, links map[string]string) bool {
 			continue
 		}
 		hops++
-		if hops > maxSymlinks {
+		if hops > discover.MaxSymlinks {
 			return false // a loop: it fails to resolve, but never leaves
 		}
 		if t == "" || path.IsAbs(t) {

@@ -11,9 +11,6 @@ import (
 	"syscall"
 )
 
-// maxLinks bounds symlink chains, as the kernel does.
-const maxLinks = 40
-
 // skipFunc says why a path inside a copied tree (relative to the tree's
 // root) is left out, or "" to copy it.
 type skipFunc func(rel string, fi fs.FileInfo) string
@@ -28,57 +25,19 @@ func (a *assembler) place(p string, tree bool) (string, error) {
 	if !path.IsAbs(p) {
 		return "", fmt.Errorf("%q is not an absolute path", p)
 	}
-	resolved := "/"
-	rest := splitPath(p)
-	links := 0
-	for len(rest) > 0 {
-		part := rest[0]
-		rest = rest[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, part)
-		fi, err := a.h.Lstat(next)
-		if err != nil {
-			return "", err
-		}
+	resolved, _, err := a.h.Follow(p, func(next string, fi fs.FileInfo, target string) error {
 		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			links++
-			if links > maxLinks {
-				return "", fmt.Errorf("%s: too many levels of symbolic links", p)
-			}
-			target, err := a.h.Readlink(next)
-			if err != nil {
-				return "", err
-			}
-			if err := a.mkLink(next, target, fi); err != nil {
-				return "", err
-			}
-			if path.IsAbs(target) {
-				resolved = "/"
-			}
-			rest = append(splitPath(target), rest...)
+		case target != "":
+			return a.mkLink(next, target, fi)
 		case fi.IsDir():
-			if err := a.mkDir(next, fi); err != nil {
-				return "", err
-			}
-			resolved = next
+			return a.mkDir(next, fi)
 		case fi.Mode().IsRegular():
-			if len(rest) > 0 {
-				return "", fmt.Errorf("%s: %w", next, syscall.ENOTDIR)
-			}
-			if err := a.copyFile(next, fi); err != nil {
-				return "", err
-			}
-			resolved = next
-		default:
-			return "", fmt.Errorf("%s: special file (%s) not copied", next, fi.Mode().Type())
+			return a.copyFile(next, fi)
 		}
+		return fmt.Errorf("%s: special file (%s) not copied", next, fi.Mode().Type())
+	})
+	if err != nil {
+		return "", err
 	}
 	if tree && resolved != "/" {
 		if fi, err := a.h.Lstat(resolved); err == nil && fi.IsDir() {
@@ -88,10 +47,6 @@ func (a *assembler) place(p string, tree bool) (string, error) {
 		}
 	}
 	return resolved, nil
-}
-
-func splitPath(p string) []string {
-	return strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
 }
 
 // rel is the name of a host path inside the Dest root.
