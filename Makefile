@@ -37,13 +37,14 @@ kube-apiserver:
 	$(GO) run ./deploy/kubetest/buildapiserver
 
 # The Kubernetes binaries (the first time only: about 13 minutes on 2 cores,
-# then cached) build in the background while go vet and the tests run; the
-# tests that need them wait for them on a file lock.
-test: deps build
-	@echo "building the Kubernetes binaries for the tests in the background (once; log: bin/kube-build.log)"; \
+# then cached) build in the background from the start, beside the Debian
+# packages, hoist's own build, go vet and the tests; the tests that need them
+# wait for them on a file lock.
+test:
+	@mkdir -p bin; echo "building the Kubernetes binaries for the tests in the background (once; log: bin/kube-build.log)"; \
 	$(GO) run ./deploy/kubetest/buildapiserver > bin/kube-build.log 2>&1 & kube=$$!; \
 	status=0; \
-	$(GO) vet ./... && $(GO) test -count=1 -timeout 25m ./... || status=$$?; \
+	$(MAKE) --no-print-directory deps build && $(GO) vet ./... && $(GO) test -count=1 -timeout 25m ./... || status=$$?; \
 	if ! wait $$kube; then echo "building the Kubernetes binaries failed:"; cat bin/kube-build.log; status=1; fi; \
 	exit $$status
 

@@ -543,7 +543,9 @@ func Binaries(names []string, logf func(string, ...any)) ([]string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	logf("building %s %s from the Go module proxy into %s (several minutes, once)", strings.Join(build, ", "), version, CacheDir())
-	args := []string{"build", "-trimpath", "-o", tmp + "/"}
+	// No symbol table or DWARF: the tests never debug these, and the
+	// linker writes three large binaries in less time without them.
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", tmp + "/"}
 	for _, name := range build {
 		args = append(args, "k8s.io/kubernetes/cmd/"+name)
 	}
