@@ -1,6 +1,14 @@
 package discover
 
-import "github.com/hoistctl/hoist/discover/appconfig"
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/distribution/reference"
+
+	"github.com/hoistctl/hoist/discover/appconfig"
+)
 
 // SchemaVersion is the version of inventory.json and analysis.json. It
 // changes only when a field changes meaning or is removed.
@@ -261,6 +269,57 @@ type ContainerParameters struct {
 	Env         []EnvOverride `json:"env"`
 	User        string        `json:"user"`
 	WorkingDir  string        `json:"workingDir"`
+}
+
+// Validate checks the values a hand edit can break and that every later
+// phase relies on: the image's name and tag, the ports and the health
+// check. The error names the field and what to use instead.
+func (cp *ContainerParameters) Validate() error {
+	var errs []string
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, "containerParameters."+field+": "+fmt.Sprintf(format, args...))
+	}
+	if cp.ImageName != "" {
+		const reg = "hoist.local/"
+		r, err := reference.ParseNamed(reg + cp.ImageName)
+		if err != nil || r.Name() != reg+cp.ImageName {
+			bad("imageName", "%q is not an image name (use lower case letters, digits and '.', '_', '-' between them, '/' between path components; no tag)", cp.ImageName)
+		}
+	}
+	if cp.ImageTag != "" && !validTag(cp.ImageTag) {
+		bad("imageTag", "%q is not an image tag (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-')", cp.ImageTag)
+	}
+	for i, p := range cp.Ports {
+		if p.Port < 1 || p.Port > 65535 {
+			bad(fmt.Sprintf("ports[%d].port", i), "%d is not a port (use 1 to 65535)", p.Port)
+		}
+		if p.Protocol != "tcp" && p.Protocol != "udp" {
+			bad(fmt.Sprintf("ports[%d].protocol", i), "%q is not a protocol (use \"tcp\" or \"udp\")", p.Protocol)
+		}
+	}
+	if hc := cp.HealthCheck; hc.Port < 0 || hc.Port > 65535 {
+		bad("healthCheck.port", "%d is not a port (use 1 to 65535, or leave it out for the first TCP port)", hc.Port)
+	}
+	if hc := cp.HealthCheck; hc.Path != "" && !strings.HasPrefix(hc.Path, "/") {
+		bad("healthCheck.path", "%q does not start with '/' (use an HTTP path such as /health, or leave it out for a TCP check)", hc.Path)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// validTag says whether s is an OCI image tag.
+func validTag(s string) bool {
+	if len(s) == 0 || len(s) > 128 || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // ExposedPort is a port the container publishes.

@@ -154,11 +154,22 @@ func (w Workspace) ReadInventory() (*Inventory, error) {
 	return &inv, nil
 }
 
-// ReadAnalysis reads APP/analysis.json.
+// ReadAnalysis reads APP/analysis.json and checks what a hand edit can
+// break: the schema version, the app's ID and containerParameters.
 func (w Workspace) ReadAnalysis(id string) (*Analysis, error) {
 	var a Analysis
-	if err := readJSONFile(w.AnalysisPath(id), &a, "fix it by hand or run `hoist analyze "+id+" --force` to write it again"); err != nil {
+	name, hint := w.AnalysisPath(id), "fix it by hand or run `hoist analyze "+id+" --force` to write it again"
+	if err := readJSONFile(name, &a, hint); err != nil {
 		return nil, err
+	}
+	if a.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%w: %s: schemaVersion is %d, this hoist reads %d; %s", ErrInvalid, name, a.SchemaVersion, SchemaVersion, hint)
+	}
+	if a.ID != id {
+		return nil, fmt.Errorf("%w: %s: id is %q, not %q; %s", ErrInvalid, name, a.ID, id, hint)
+	}
+	if err := a.ContainerParameters.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v; %s", ErrInvalid, name, err, hint)
 	}
 	return &a, nil
 }

@@ -821,5 +821,8 @@ func ParseAnalysis(data []byte) (*discover.Analysis, error) {
 	if a.SchemaVersion != discover.SchemaVersion {
 		return nil, fmt.Errorf("%w: field schemaVersion is %d, this hoist reads %d; run `hoist analyze` again", discover.ErrInvalid, a.SchemaVersion, discover.SchemaVersion)
 	}
+	if err := a.ContainerParameters.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v; fix it by hand or run `hoist analyze %s --force` to write it again", discover.ErrInvalid, err, a.ID)
+	}
 	return &a, nil
 }

@@ -395,3 +395,30 @@ func TestMalformedAnalysisIsRefused(t *testing.T) {
 		t.Error("artifacts written from a malformed analysis")
 	}
 }
+
+// An analysis.json whose containerParameters a hand edit broke (a port of
+// -1) is refused before anything is written; before, generate dropped the
+// port from portMappings with a warning and wrote a service with no port.
+func TestInvalidContainerParametersAreRefused(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	data, _ := os.ReadFile(ws.AnalysisPath(id))
+	bad := bytes.Replace(data, []byte(`"port": 18081,
+        "protocol": "tcp"`), []byte(`"port": -1,
+        "protocol": "tcp"`), 1)
+	if bytes.Equal(bad, data) {
+		t.Fatal("edit did not apply")
+	}
+	if err := os.WriteFile(ws.AnalysisPath(id), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Generate(Options{Workspace: ws, ID: id})
+	if !errors.Is(err, discover.ErrInvalid) || !strings.Contains(err.Error(), "containerParameters.ports[0].port: -1 is not a port") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(DeploymentPath(ws, id)); !os.IsNotExist(err) {
+		t.Error("deployment.json written from an invalid analysis")
+	}
+	if _, err := os.Stat(DeployDir(ws, id)); !os.IsNotExist(err) {
+		t.Error("artifacts written from an invalid analysis")
+	}
+}

@@ -1,0 +1,84 @@
+package discover
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAnalysisHandEdits: an analysis.json whose containerParameters, id or
+// schemaVersion a hand edit broke is refused by every reader with the
+// field and what to do, and analyze leaves it byte for byte as it was
+// (before, a port of -1 or an image name of ../../x went through analyze
+// and extract and failed only deep in BuildKit, or was built into the
+// engine's store under that name).
+func TestAnalysisHandEdits(t *testing.T) {
+	ctx := context.Background()
+	h := fxLoad(t, "generic")
+	inv, err := Scan(ctx, ScanOptions{Host: h})
+	if err != nil || len(inv.Apps) == 0 {
+		t.Fatalf("scan: %v, %d apps", err, len(inv.Apps))
+	}
+	id := inv.Apps[0].ID
+	ws := Workspace{Dir: filepath.Join(t.TempDir(), "ws")}
+	if _, err := Analyze(ctx, AnalyzeOptions{Host: h, Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(ws.AnalysisPath(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.ReadAnalysis(id); err != nil {
+		t.Fatalf("analyze's own output is refused: %v", err)
+	}
+	for _, c := range []struct{ old, new, want string }{
+		{`"imageName": "` + id + `"`, `"imageName": "../../evil"`, "containerParameters.imageName"},
+		{`"imageName": "` + id + `"`, `"imageName": "Upper"`, "containerParameters.imageName"},
+		{`"imageName": "` + id + `"`, `"imageName": "app:v1"`, "containerParameters.imageName"},
+		{`"imageTag": "latest"`, `"imageTag": "bad tag"`, "containerParameters.imageTag"},
+		{`"port": 18086,
+        "protocol": "tcp"`, `"port": -1,
+        "protocol": "tcp"`, "containerParameters.ports[0].port: -1 is not a port"},
+		{`"port": 18086,
+        "protocol": "tcp"`, `"port": 70000,
+        "protocol": "tcp"`, "containerParameters.ports[0].port: 70000"},
+		{`"port": 18086,
+        "protocol": "tcp"`, `"port": 18086,
+        "protocol": "sctp"`, "containerParameters.ports[0].protocol"},
+		{`"healthCheck": {
+      "port": 18086`, `"healthCheck": {
+      "port": 99999`, "containerParameters.healthCheck.port"},
+		{`"schemaVersion": 1`, `"schemaVersion": 2`, "schemaVersion is 2"},
+		{`"id": "` + id + `"`, `"id": "java-generic-00000000"`, `id is "java-generic-00000000"`},
+	} {
+		edited := bytes.Replace(good, []byte(c.old), []byte(c.new), 1)
+		if bytes.Equal(edited, good) {
+			t.Fatalf("%s: the analysis has no %q to edit:\n%s", c.want, c.old, good)
+		}
+		if err := os.WriteFile(ws.AnalysisPath(id), edited, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ws.ReadAnalysis(id)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "hoist analyze "+id+" --force") {
+			t.Errorf("%s: ReadAnalysis: %v, want ErrInvalid naming it and what to do", c.want, err)
+		}
+		_, err = Analyze(ctx, AnalyzeOptions{Host: h, Workspace: ws, ID: id})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Analyze: %v, want ErrInvalid", c.want, err)
+		}
+		if got, _ := os.ReadFile(ws.AnalysisPath(id)); !bytes.Equal(got, edited) {
+			t.Errorf("%s: analyze changed the hand-edited file", c.want)
+		}
+	}
+	// --force writes it again.
+	if _, err := Analyze(ctx, AnalyzeOptions{Host: h, Workspace: ws, ID: id, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.ReadAnalysis(id); err != nil {
+		t.Errorf("after --force: %v", err)
+	}
+}
