@@ -215,11 +215,6 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 	if archive == "" {
 		archive = extract.ArchivePath(o.Workspace, o.ID)
 	}
-	// The context is derived data: rebuilt from the archive every time,
-	// except the host base, which is kept while its key matches.
-	if err := clearContext(ctxDir); err != nil {
-		return nil, nil, err
-	}
 	unpacked := ctxDir + ".unpack"
 	_ = os.RemoveAll(unpacked)
 	defer os.RemoveAll(unpacked)
@@ -248,6 +243,13 @@ func prepare(ctx context.Context, o Options, ctxDir string) (*discover.Analysis,
 	}
 	if o.BaseImage != "" {
 		a.ContainerParameters.BaseImage = o.BaseImage
+	}
+	// The context is derived data: rebuilt from the archive every time,
+	// except the host base, which is kept while its key matches. It is
+	// cleared only once the archive and the analysis are known good, so a
+	// bad archive leaves the last context for --build-only.
+	if err := clearContext(ctxDir); err != nil {
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return nil, nil, err
