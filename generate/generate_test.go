@@ -101,6 +101,7 @@ func TestMalformedDeploymentWritesNothing(t *testing.T) {
 		{`"launchType": "FARGATE",`, `"launchType": "FARGATE", "launchTyp": "EC2",`, `unknown field "launchTyp"`},
 		{`"memory": 2048,`, `"memory": 1234,`, "not a Fargate size"},
 		{`"healthyThreshold": 2,`, `"healthyThreshold": 1,`, "healthCheck.healthyThreshold"},
+		{`"image": "hoist.local/java-tomcat-409b80f3:latest",`, `"image": "hoist.local/../../Evil:latest",`, "is not an image reference"},
 	} {
 		bad := bytes.Replace(before["deployment.json"], []byte(c.from), []byte(c.to), 1)
 		if bytes.Equal(bad, before["deployment.json"]) {

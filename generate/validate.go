@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/hoistctl/hoist/discover"
@@ -189,6 +190,8 @@ func (d *Deployment) Validate() error {
 		p.add("image", "set the image reference, e.g. hoist.local/APP:latest", "is empty")
 	} else if strings.ContainsAny(d.Image, " \t\n") {
 		p.add("image", "remove the blanks", "%q holds blanks", d.Image)
+	} else if _, err := reference.ParseNormalizedNamed(d.Image); err != nil {
+		p.add("image", "use an image reference such as hoist.local/APP:latest or REGISTRY/REPOSITORY:TAG", "%q is not an image reference: %v", d.Image, err)
 	}
 	r := d.Registry
 	if n := r.RepositoryName; len(n) < 2 || len(n) > 256 || !ecrRepoRe.MatchString(n) {
