@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -187,7 +190,7 @@ func readJSONFile(name string, v any, hint string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s: %s; %s", ErrInvalid, name, describeJSONError(data, err), hint)
+		return fmt.Errorf("%w: %s: %s; %s", ErrInvalid, name, DescribeJSONError(data, err, dec.InputOffset()), hint)
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: %s: unexpected data after the JSON document; %s", ErrInvalid, name, hint)
@@ -195,9 +198,23 @@ func readJSONFile(name string, v any, hint string) error {
 	return nil
 }
 
-// describeJSONError adds the line and column to a JSON error.
-func describeJSONError(data []byte, err error) string {
-	var off int64 = -1
+// DescribeJSONError says where and how a JSON document broke, for a user
+// who edits it by hand: the line and column (fallback is the decoder's
+// offset, for errors that carry none, such as an unknown field), the field
+// and the kind of value it wants, and an empty or cut-short file as such.
+func DescribeJSONError(data []byte, err error, fallback int64) string {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "the file is empty"
+	}
+	at := func(off int64) string {
+		line := 1 + bytes.Count(data[:off], []byte("\n"))
+		col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+		return fmt.Sprintf("line %d, column %d", line, col)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return at(int64(len(data))) + ": the file ends in the middle of the JSON document (cut short?)"
+	}
+	off := fallback
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
@@ -206,12 +223,47 @@ func describeJSONError(data []byte, err error) string {
 	case errors.As(err, &te):
 		off = te.Offset
 	}
-	if off < 0 || off > int64(len(data)) {
-		return err.Error()
+	msg := err.Error()
+	// The decoder reports an unknown field only once the whole object is
+	// read: place it at the key itself.
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		off = -1
+		if key, err := strconv.Unquote(name); err == nil {
+			if loc := regexp.MustCompile(regexp.QuoteMeta(strconv.Quote(key)) + `\s*:`).FindIndex(data); loc != nil {
+				off = int64(loc[0])
+			}
+		}
 	}
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
-	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+	if te != nil && te.Field != "" {
+		k := te.Type.Kind().String()
+		switch {
+		case strings.HasPrefix(te.Value, "number") && (strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint")):
+			msg = fmt.Sprintf("field %s: %s is not a whole number this field can hold", te.Field, strings.TrimPrefix(te.Value, "number "))
+		case strings.HasPrefix(te.Value, "number") && strings.HasPrefix(k, "float"):
+			msg = fmt.Sprintf("field %s: %s is out of range", te.Field, strings.TrimPrefix(te.Value, "number "))
+		default:
+			msg = fmt.Sprintf("field %s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(k))
+		}
+	}
+	if off < 0 || off > int64(len(data)) {
+		return msg
+	}
+	return at(off) + ": " + msg
+}
+
+// jsonKind names a Go kind the way a JSON author thinks of it.
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "slice", k == "array":
+		return "array"
+	case k == "struct", k == "map":
+		return "object"
+	case k == "bool":
+		return "true or false"
+	}
+	return k
 }
 
 // Secrets is the content of the secrets file: secret references to values.
@@ -228,7 +280,7 @@ func (w Workspace) ReadSecrets() (Secrets, error) {
 		return nil, fmt.Errorf("reading secrets file %s: %w", w.SecretsPath(), err)
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%w: secrets file %s: %s; fix it or delete it and run `hoist analyze` again", ErrInvalid, w.SecretsPath(), describeJSONError(data, err))
+		return nil, fmt.Errorf("%w: secrets file %s: %s; fix it or delete it and run `hoist analyze` again", ErrInvalid, w.SecretsPath(), DescribeJSONError(data, err, -1))
 	}
 	return s, nil
 }

@@ -82,3 +82,39 @@ func TestAnalysisHandEdits(t *testing.T) {
 		t.Errorf("after --force: %v", err)
 	}
 }
+
+// TestBrokenAnalysisSaysWhere: an empty, cut-short or out-of-range
+// analysis.json is described as such, at the right line; before, a cut
+// short file said only "unexpected EOF" (generate's reader: "line 1,
+// column 1"), an empty one "EOF", and 1e30 in an integer field "got a
+// JSON number, want number".
+func TestBrokenAnalysisSaysWhere(t *testing.T) {
+	ws := Workspace{Dir: t.TempDir()}
+	const id = "java-generic-8e8e2b40"
+	good, err := os.ReadFile("../testdata/procfs/generic/golden/" + id + ".analysis.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{
+		{nil, "the file is empty"},
+		{[]byte("  \n"), "the file is empty"},
+		{good[:bytes.Index(good, []byte(`"observed"`))], "line 5, column 3: the file ends in the middle of the JSON document (cut short?)"},
+		{bytes.Replace(good, []byte(`"schemaVersion": 1`), []byte(`"schemaVersion": 1e30`), 1), "line 2, column 24: field schemaVersion: 1e30 is not a whole number this field can hold"},
+		{bytes.Replace(good, []byte(`"schemaVersion": 1`), []byte(`"schemaVersion": "1"`), 1), "line 2, column 23: field schemaVersion: got a JSON string, want number"},
+		{bytes.Replace(good, []byte(`"schemaVersion": 1,`), []byte("\"schemaVersion\": 1,\n  \"extra\": 1,"), 1), `line 3, column 3: json: unknown field "extra"`},
+	} {
+		if err := os.MkdirAll(ws.AppDir(id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(ws.AnalysisPath(id), c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ws.ReadAnalysis(id)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want ErrInvalid with %q", err, c.want)
+		}
+	}
+}

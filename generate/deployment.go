@@ -407,50 +407,12 @@ func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errors.New(describeJSONError(data, err, dec.InputOffset()))
+		return errors.New(discover.DescribeJSONError(data, err, dec.InputOffset()))
 	}
 	if _, err := dec.Token(); err == nil {
 		return errors.New("unexpected data after the JSON document")
 	}
 	return nil
-}
-
-// describeJSONError adds the line and column to a JSON error.
-func describeJSONError(data []byte, err error, fallback int64) string {
-	off := fallback
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-	case errors.As(err, &te):
-		off = te.Offset
-	}
-	if off < 0 || off > int64(len(data)) {
-		return err.Error()
-	}
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
-	msg := err.Error()
-	if te != nil && te.Field != "" {
-		msg = fmt.Sprintf("field %s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.Kind().String()))
-	}
-	return fmt.Sprintf("line %d, column %d: %s", line, col, msg)
-}
-
-// jsonKind names a Go kind the way a JSON author thinks of it.
-func jsonKind(k string) string {
-	switch {
-	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
-		return "number"
-	case k == "slice", k == "array":
-		return "array"
-	case k == "struct", k == "map":
-		return "object"
-	case k == "bool":
-		return "true or false"
-	}
-	return k
 }
 
 // MarshalDeployment renders deployment.json.
