@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Error classes every phase uses, so the CLI can map them to exit codes.
@@ -109,6 +110,9 @@ func WriteFileAtomic(name string, data []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
+		return isDirError(name)
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
 		return err
@@ -131,6 +135,20 @@ func WriteFileAtomic(name string, data []byte, mode fs.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, name)
+}
+
+// ReadFile reads a workspace file like os.ReadFile, except that a
+// directory where the file belongs is ErrInvalid saying so and what to do.
+func ReadFile(name string) ([]byte, error) {
+	data, err := os.ReadFile(name)
+	if errors.Is(err, syscall.EISDIR) {
+		return nil, isDirError(name)
+	}
+	return data, err
+}
+
+func isDirError(name string) error {
+	return fmt.Errorf("%w: %s is a directory where hoist keeps a file; move it out of the way", ErrInvalid, name)
 }
 
 // WriteInventory writes inventory.json.
@@ -180,12 +198,12 @@ func (w Workspace) ReadAnalysis(id string) (*Analysis, error) {
 // readJSONFile decodes a workspace file strictly (unknown fields are errors,
 // so a typo in a hand edit is caught rather than silently ignored).
 func readJSONFile(name string, v any, hint string) error {
-	data, err := os.ReadFile(name)
+	data, err := ReadFile(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("reading %s: %w", name, ErrNotFound)
 		}
-		return fmt.Errorf("reading %s: %w", name, err)
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -272,12 +290,12 @@ type Secrets map[string]string
 // ReadSecrets reads the secrets file; a missing file is empty.
 func (w Workspace) ReadSecrets() (Secrets, error) {
 	s := Secrets{}
-	data, err := os.ReadFile(w.SecretsPath())
+	data, err := ReadFile(w.SecretsPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading secrets file %s: %w", w.SecretsPath(), err)
+		return nil, err
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%w: secrets file %s: %s; fix it or delete it and run `hoist analyze` again", ErrInvalid, w.SecretsPath(), DescribeJSONError(data, err, -1))

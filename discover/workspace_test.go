@@ -118,3 +118,30 @@ func TestBrokenAnalysisSaysWhere(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryInPlaceOfAFile: a directory where inventory.json or the
+// secrets file belongs is invalid input saying what to do, for readers and
+// writers alike (was "is a directory" or a rename's "file exists", exit 1).
+func TestDirectoryInPlaceOfAFile(t *testing.T) {
+	ws := Workspace{Dir: t.TempDir()}
+	for _, p := range []string{ws.InventoryPath(), ws.SecretsPath()} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(what string, err error, p string) {
+		t.Helper()
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), p+" is a directory") || !strings.Contains(err.Error(), "move it out of the way") {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	_, err := ws.ReadInventory()
+	want("ReadInventory", err, ws.InventoryPath())
+	want("WriteInventory", ws.WriteInventory(&Inventory{SchemaVersion: SchemaVersion}), ws.InventoryPath())
+	_, err = ws.ReadSecrets()
+	want("ReadSecrets", err, ws.SecretsPath())
+	want("replaceAppSecrets", ws.replaceAppSecrets("x", Secrets{}), ws.SecretsPath())
+	if fi, err := os.Stat(ws.InventoryPath()); err != nil || !fi.IsDir() {
+		t.Errorf("the directory in the way was touched: %v", err)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -367,12 +366,12 @@ func DeploymentPath(ws discover.Workspace, id string) string {
 // with the line, column or field and what to do.
 func LoadDeployment(ws discover.Workspace, id string) (*Deployment, error) {
 	name := DeploymentPath(ws, id)
-	data, err := os.ReadFile(name)
+	data, err := discover.ReadFile(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("reading %s: %w; run `hoist generate %s` to write it", name, discover.ErrNotFound, id)
 		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, err
 	}
 	d, err := ParseDeployment(data)
 	if err != nil {

@@ -65,12 +65,12 @@ func TaskDefinitionPath(ws discover.Workspace, id string) string {
 // RegisterTaskDefinition input and validates it.
 func LoadTaskDefinition(ws discover.Workspace, id string) (*TaskDefinition, error) {
 	name := TaskDefinitionPath(ws, id)
-	data, err := os.ReadFile(name)
+	data, err := discover.ReadFile(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("reading %s: %w; run `hoist generate %s` to write it", name, discover.ErrNotFound, id)
 		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, err
 	}
 	if probs := validateTaskDefinition(name, data); len(probs) > 0 {
 		return nil, &ValidationError{Problems: probs}
@@ -174,13 +174,13 @@ func check(res *Result, arts []artifact) error {
 	var probs []Problem
 	for _, x := range arts {
 		name := filepath.Join(res.Dir, x.name)
-		data, err := os.ReadFile(name)
+		data, err := discover.ReadFile(name)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				probs = append(probs, Problem{File: name, Message: "is missing", Fix: "run `hoist generate " + res.ID + "` to write it"})
 				continue
 			}
-			return fmt.Errorf("reading %s: %w", name, err)
+			return err
 		}
 		if !bytes.Equal(data, x.data) {
 			res.Changed = append(res.Changed, x.name)
@@ -197,7 +197,7 @@ func check(res *Result, arts []artifact) error {
 
 func loadAnalysis(ws discover.Workspace, id string) (*discover.Analysis, error) {
 	name := ws.AnalysisPath(id)
-	data, err := os.ReadFile(name)
+	data, err := discover.ReadFile(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			hint := "run `hoist analyze " + id + "` first"
@@ -217,7 +217,7 @@ func loadAnalysis(ws discover.Workspace, id string) (*discover.Analysis, error) 
 			}
 			return nil, fmt.Errorf("generating %s: %w: no analysis at %s; %s", id, discover.ErrNotFound, name, hint)
 		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, err
 	}
 	a, err := ParseAnalysis(data)
 	if err != nil {
@@ -420,6 +420,13 @@ func writeArtifacts(ws discover.Workspace, id string, arts []artifact, logf func
 	sort.Strings(changed)
 	if len(changed) == 0 {
 		return nil, nil
+	}
+	// A directory where a file goes would stop the writing half way.
+	for _, name := range changed {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+			return nil, fmt.Errorf("%w: %s is a directory where hoist writes a file; move it out of the way (nothing was written)", discover.ErrInvalid, p)
+		}
 	}
 	if len(have) > 0 {
 		prev := PreviousDir(ws, id)

@@ -423,3 +423,56 @@ func TestInvalidContainerParametersAreRefused(t *testing.T) {
 		t.Error("artifacts written from an invalid analysis")
 	}
 }
+
+// A directory where a workspace file belongs (analysis.json,
+// deployment.json, an artifact) is invalid input that says what to do,
+// and generate writes nothing; before, it was "read X: is a directory"
+// (exit 1), and an artifact in the way stopped the writing half way, after
+// the files before it had been replaced.
+func TestDirectoryInPlaceOfAFile(t *testing.T) {
+	ws, id := setupCase(t, "tomcat")
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	dep := DeploymentPath(ws, id)
+	data, _ := os.ReadFile(dep)
+	edited := bytes.Replace(data, []byte(`"desiredCount": 2,`), []byte(`"desiredCount": 3,`), 1)
+	if bytes.Equal(edited, data) {
+		t.Fatal("edit did not apply")
+	}
+	if err := os.WriteFile(dep, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stack := filepath.Join(DeployDir(ws, id), "ecs", "stack.yaml")
+	for _, p := range []string{stack, ws.AnalysisPath(id), dep} {
+		before := tree(t, ws.AppDir(id))
+		saved := p + ".saved"
+		if err := os.Rename(p, saved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, check := range []bool{true, false} {
+			_, err := Generate(Options{Workspace: ws, ID: id, Check: check})
+			if !errors.Is(err, discover.ErrInvalid) || !strings.Contains(err.Error(), p+" is a directory") || !strings.Contains(err.Error(), "move it out of the way") {
+				t.Errorf("%s a directory, check %v: %v", filepath.Base(p), check, err)
+			}
+		}
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(saved, p); err != nil {
+			t.Fatal(err)
+		}
+		after := tree(t, ws.AppDir(id))
+		for name, data := range before {
+			if !bytes.Equal(after[name], data) {
+				t.Errorf("%s a directory: %s changed", filepath.Base(p), name)
+			}
+		}
+	}
+	if _, err := Generate(Options{Workspace: ws, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+}
