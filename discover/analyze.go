@@ -56,6 +56,9 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (*Analysis, error) {
 			g = gg
 		}
 	}
+	if g == nil && prev != nil {
+		return nil, fmt.Errorf("analyzing %q: %w: the app is not running now; its earlier analysis %s is kept as it was: start the app and run `hoist analyze %s` again, or go on from that analysis with `hoist extract %s`", opts.ID, ErrUnavailable, opts.Workspace.AnalysisPath(opts.ID), opts.ID, opts.ID)
+	}
 	if g == nil {
 		hint := "no Java or .NET applications are running on this host"
 		if len(known) > 0 {

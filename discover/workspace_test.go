@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,40 @@ func TestDirectoryInPlaceOfAFile(t *testing.T) {
 	want("replaceAppSecrets", ws.replaceAppSecrets("x", Secrets{}), ws.SecretsPath())
 	if fi, err := os.Stat(ws.InventoryPath()); err != nil || !fi.IsDir() {
 		t.Errorf("the directory in the way was touched: %v", err)
+	}
+}
+
+// TestAnalyzeAfterTheAppExited: analyze of an app analyzed before whose
+// process has exited since says so (unavailable, exit 5) and that the
+// earlier analysis is kept; before, it was "no running app has this ID;
+// run `hoist inventory`", as for a mistyped ID.
+func TestAnalyzeAfterTheAppExited(t *testing.T) {
+	ctx := context.Background()
+	h := fxLoad(t, "generic")
+	inv, err := Scan(ctx, ScanOptions{Host: h})
+	if err != nil || len(inv.Apps) == 0 {
+		t.Fatalf("scan: %v", err)
+	}
+	app := inv.Apps[0]
+	ws := Workspace{Dir: filepath.Join(t.TempDir(), "ws")}
+	if _, err := Analyze(ctx, AnalyzeOptions{Host: h, Workspace: ws, ID: app.ID}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(ws.AnalysisPath(app.ID))
+	for _, pid := range app.PIDs {
+		if err := os.RemoveAll(filepath.Join(h.Proc, fmt.Sprint(pid))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Analyze(ctx, AnalyzeOptions{Host: h, Workspace: ws, ID: app.ID})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "not running now") || !strings.Contains(err.Error(), "is kept") {
+		t.Errorf("got %v, want ErrUnavailable saying the app stopped and the analysis is kept", err)
+	}
+	if after, _ := os.ReadFile(ws.AnalysisPath(app.ID)); !bytes.Equal(after, before) {
+		t.Error("analysis.json changed")
+	}
+	// A mistyped ID is still not found.
+	if _, err := Analyze(ctx, AnalyzeOptions{Host: h, Workspace: ws, ID: "java-generic-00000000"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown ID: %v", err)
 	}
 }
