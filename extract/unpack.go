@@ -165,9 +165,16 @@ func Unpack(ctx context.Context, archivePath, destDir string, opts ...UnpackOpti
 		return nil, fmt.Errorf("unpacking %s: %w", archivePath, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fail("", ErrBadManifest, "it is a directory; name the .tar.gz file `hoist extract` wrote (APP/extract/APP.tar.gz)")
+	}
 	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fail("", ErrCorrupt, "not a gzip file: %v", err)
+	switch {
+	case errors.Is(err, gzip.ErrHeader):
+		// Something else altogether, not a damaged archive.
+		return nil, fail("", ErrBadManifest, "not a gzip file")
+	case err != nil:
+		return nil, fail("", ErrCorrupt, "not a whole gzip file: %v", err)
 	}
 	tr := tar.NewReader(gz)
 

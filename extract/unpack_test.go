@@ -293,7 +293,15 @@ func TestUnpackRefusesHostileArchives(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "x.tar.gz")
 			os.WriteFile(p, []byte("PK\x03\x04 a zip, not a tar.gz"), 0o644)
 			return p
+		}, nil, ErrBadManifest, ""},
+		{"empty file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "x.tar.gz")
+			os.WriteFile(p, nil, 0o644)
+			return p
 		}, nil, ErrCorrupt, ""},
+		{"a directory", func(t *testing.T) string {
+			return t.TempDir()
+		}, nil, ErrBadManifest, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
