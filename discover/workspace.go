@@ -62,7 +62,10 @@ var gitignored = []string{SecretsFile, "*/extract/*.tar.gz", "*/containerize/con
 // init creates the workspace and its .gitignore.
 func (w Workspace) init() error {
 	if err := os.MkdirAll(w.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating workspace %s: %w", w.Dir, err)
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: workspace %s: %v; --workspace (or HOIST_WORKSPACE) must name a directory, or a path where one can be made", ErrInvalid, w.Dir, err)
+		}
+		return fmt.Errorf("creating workspace %s: %w; pass --workspace (or HOIST_WORKSPACE) a directory you can write", w.Dir, err)
 	}
 	gi := filepath.Join(w.Dir, ".gitignore")
 	cur, _ := os.ReadFile(gi)

@@ -181,3 +181,21 @@ func TestAnalyzeAfterTheAppExited(t *testing.T) {
 		t.Errorf("unknown ID: %v", err)
 	}
 }
+
+// A --workspace that names a file (or a path under one) is bad input that
+// says what --workspace must be, not mkdir's bare "not a directory".
+func TestWorkspaceThatIsAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ws")
+	if err := os.WriteFile(file, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{file, filepath.Join(file, "sub")} {
+		err := Workspace{Dir: dir}.WriteInventory(&Inventory{SchemaVersion: SchemaVersion})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(fmt.Sprint(err), "--workspace") {
+			t.Errorf("workspace %s: %v; want invalid input naming --workspace", dir, err)
+		}
+	}
+	if data, _ := os.ReadFile(file); string(data) != "mine\n" {
+		t.Errorf("the file in the way became %q", data)
+	}
+}
