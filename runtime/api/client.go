@@ -36,6 +36,16 @@ func NewClient(socket string) *Client {
 	return &Client{Socket: socket, hc: &http.Client{Transport: tr}}
 }
 
+// named refuses an empty name where a path names one object: the path
+// would name none, and the server could only answer with a bare HTTP
+// error.
+func named(what, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: the %s is empty; give one (list them with `hoist runtime %s`)", ErrInvalid, what, map[string]string{"task ID": "ps", "service name": "services"}[what])
+	}
+	return nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -122,11 +132,17 @@ func (c *Client) ListTaskDefinitions(ctx context.Context) ([]TaskDefinition, err
 // ApplyService creates the service, or updates it (a new task definition
 // starts a rolling deployment).
 func (c *Client) ApplyService(ctx context.Context, s *Service) (*Service, error) {
+	if err := named("service name", s.ServiceName); err != nil {
+		return nil, err
+	}
 	var out Service
 	return &out, c.do(ctx, "PUT", "/v1/services/"+url.PathEscape(s.ServiceName), s, &out)
 }
 
 func (c *Client) DescribeService(ctx context.Context, name string) (*Service, error) {
+	if err := named("service name", name); err != nil {
+		return nil, err
+	}
 	var out Service
 	return &out, c.do(ctx, "GET", "/v1/services/"+url.PathEscape(name), nil, &out)
 }
@@ -139,10 +155,16 @@ func (c *Client) ListServices(ctx context.Context) ([]Service, error) {
 // DeleteService scales the service to zero, drains and stops its tasks
 // and removes it.
 func (c *Client) DeleteService(ctx context.Context, name string) error {
+	if err := named("service name", name); err != nil {
+		return err
+	}
 	return c.do(ctx, "DELETE", "/v1/services/"+url.PathEscape(name), nil, nil)
 }
 
 func (c *Client) Scale(ctx context.Context, name string, desired int) (*Service, error) {
+	if err := named("service name", name); err != nil {
+		return nil, err
+	}
 	var out Service
 	return &out, c.do(ctx, "POST", "/v1/services/"+url.PathEscape(name)+"/scale", map[string]int{"desiredCount": desired}, &out)
 }
@@ -162,11 +184,17 @@ func (c *Client) ListTasks(ctx context.Context, service string, stopped bool) ([
 }
 
 func (c *Client) DescribeTask(ctx context.Context, id string) (*Task, error) {
+	if err := named("task ID", id); err != nil {
+		return nil, err
+	}
 	var out Task
 	return &out, c.do(ctx, "GET", "/v1/tasks/"+url.PathEscape(id), nil, &out)
 }
 
 func (c *Client) StopTask(ctx context.Context, id, reason string) (*Task, error) {
+	if err := named("task ID", id); err != nil {
+		return nil, err
+	}
 	var out Task
 	return &out, c.do(ctx, "POST", "/v1/tasks/"+url.PathEscape(id)+"/stop", map[string]string{"reason": reason}, &out)
 }

@@ -23,20 +23,66 @@ import (
 	"github.com/hoistctl/hoist/runtime/store"
 )
 
-// listen opens the control plane's socket (0600) and serves it.
+// listen opens the control plane's socket (0600) and serves it. A socket
+// file that disappears while the control plane runs (removed by hand, or
+// by a tmpfs cleaner under /run) is made again within a second: without
+// it every hoist command would wait minutes for an engine that runs.
 func (c *Controller) listen() (io.Closer, error) {
+	srv := &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return c.ctx }}
+	ln, fi, err := c.listenSocket()
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	go c.keepSocket(srv, ln, fi)
+	return srv, nil
+}
+
+// listenSocket makes the socket file and returns its listener and what
+// the file was when made.
+func (c *Controller) listenSocket() (*net.UnixListener, os.FileInfo, error) {
 	_ = os.Remove(c.o.Socket)
 	ln, err := net.Listen("unix", c.o.Socket)
 	if err != nil {
-		return nil, fmt.Errorf("control plane socket %s: %w", c.o.Socket, err)
+		return nil, nil, fmt.Errorf("control plane socket %s: %w", c.o.Socket, err)
 	}
 	if err := os.Chmod(c.o.Socket, 0o600); err != nil {
 		ln.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	srv := &http.Server{Handler: c.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return c.ctx }}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	fi, err := os.Lstat(c.o.Socket)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return ln.(*net.UnixListener), fi, nil
+}
+
+// keepSocket makes the socket again when its file is gone or is no longer
+// the one this control plane listens on.
+func (c *Controller) keepSocket(srv *http.Server, ln *net.UnixListener, made os.FileInfo) {
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		if fi, err := os.Lstat(c.o.Socket); err == nil && os.SameFile(fi, made) {
+			continue
+		}
+		nln, nfi, err := c.listenSocket()
+		if err != nil {
+			c.o.Logf("control plane: making the socket %s again: %v", c.o.Socket, err)
+			continue
+		}
+		// The old listener's file is gone: closing it must not remove
+		// the new one.
+		ln.SetUnlinkOnClose(false)
+		ln.Close()
+		ln, made = nln, nfi
+		c.o.Logf("control plane: socket %s was gone; made it again", c.o.Socket)
+		go func() { _ = srv.Serve(nln) }()
+	}
 }
 
 func (c *Controller) routes() http.Handler {
@@ -330,26 +376,22 @@ func (c *Controller) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // logs writes the output of a task, or of every current task of a
-// service (each line prefixed with the task ID).
+// service (each line prefixed with the task ID). Following a task ends
+// once the task has stopped and its output is written; following a
+// service takes in the tasks it starts later and ends when the service
+// is deleted.
 func (c *Controller) logs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	target := q.Get("target")
 	tail, _ := strconv.Atoi(q.Get("tail"))
 	follow := q.Get("follow") != ""
 	var ids []string
-	prefix := false
 	c.mu.Lock()
-	if s := c.svcs[target]; s != nil {
-		for _, t := range c.tasks {
-			if t.ServiceName == target {
-				ids = append(ids, t.TaskID)
-			}
-		}
-		sort.Strings(ids)
-		prefix = true
-	}
+	_, prefix := c.svcs[target]
 	c.mu.Unlock()
-	if !prefix {
+	if prefix {
+		ids = c.serviceTaskIDs(target)
+	} else {
 		t, err := c.findTask(target)
 		if err != nil {
 			reply(w, nil, fmt.Errorf("%w (nor is %q a service)", err, target))
@@ -365,14 +407,24 @@ func (c *Controller) logs(w http.ResponseWriter, r *http.Request) {
 		rem []byte
 	}
 	var rs []*reader
-	for _, id := range ids {
+	seen := map[string]bool{}
+	// open starts reading a task's log; one not made yet is tried again
+	// on the next round.
+	open := func(id string) *reader {
 		f, err := os.Open(c.logPath(id))
 		if err != nil {
-			continue
+			return nil
 		}
-		defer f.Close()
-		rs = append(rs, &reader{id: id, f: f})
+		seen[id] = true
+		rd := &reader{id: id, f: f}
+		rs = append(rs, rd)
+		return rd
 	}
+	defer func() {
+		for _, rd := range rs {
+			rd.f.Close()
+		}
+	}()
 	emit := func(rd *reader, data []byte) {
 		if !prefix {
 			_, _ = w.Write(data)
@@ -385,10 +437,13 @@ func (c *Controller) logs(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%s %s", rd.id[:12], l)
 		}
 	}
-	for _, rd := range rs {
+	for _, id := range ids {
+		rd := open(id)
+		if rd == nil {
+			continue
+		}
 		if tail > 0 {
-			lines := tailLines(rd.f, tail)
-			emit(rd, lines)
+			emit(rd, tailLines(rd.f, tail))
 		} else {
 			data, _ := io.ReadAll(rd.f)
 			emit(rd, data)
@@ -401,12 +456,7 @@ func (c *Controller) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf := make([]byte, 32<<10)
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
+	drain := func() {
 		for _, rd := range rs {
 			for {
 				n, _ := rd.f.Read(buf)
@@ -420,6 +470,53 @@ func (c *Controller) logs(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		// What ended is looked at before the last read, so output written
+		// until the end is not lost.
+		var ended bool
+		if prefix {
+			c.mu.Lock()
+			_, ok := c.svcs[target]
+			c.mu.Unlock()
+			ended = !ok
+			for _, id := range c.serviceTaskIDs(target) {
+				if !seen[id] {
+					open(id)
+				}
+			}
+		} else {
+			c.mu.Lock()
+			_, live := c.tasks[ids[0]]
+			c.mu.Unlock()
+			ended = !live
+			if !seen[ids[0]] {
+				open(ids[0])
+			}
+		}
+		drain()
+		if ended {
+			return
+		}
+	}
+}
+
+// serviceTaskIDs are the IDs of the service's current tasks, sorted.
+func (c *Controller) serviceTaskIDs(service string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for _, t := range c.tasks {
+		if t.ServiceName == service {
+			ids = append(ids, t.TaskID)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // tailLines returns the last n lines and leaves f at its end.
