@@ -90,6 +90,35 @@ func (s *Status) Healthy() bool {
 	return true
 }
 
+// Err says why the engine is not usable, and what to do, or nil when
+// every component answers. A socket hoist may not open (not root) and a
+// supervisor that runs while a daemon does not answer are told apart from
+// an engine that is not running.
+func (s *Status) Err() error {
+	var down []string
+	denied := false
+	for _, c := range s.Components {
+		if c.Healthy {
+			continue
+		}
+		down = append(down, c.Name)
+		denied = denied || strings.Contains(c.Error, "permission denied")
+	}
+	switch {
+	case len(down) == 0:
+		return nil
+	case denied:
+		return fmt.Errorf("%w: permission denied on the engine's sockets in %s (mode 0600, root's); run hoist as root (sudo)", ErrEngineUnavailable, s.StateDir)
+	case s.Supervisor != 0 || s.Keeper != 0:
+		pid := s.Supervisor
+		if pid == 0 {
+			pid = s.Keeper
+		}
+		return fmt.Errorf("%w: the engine runs (pid %d) but %s does not answer; it may still be starting (try again in a moment), else see %s, or run `hoist runtime down` and `hoist runtime up`", ErrEngineUnavailable, pid, strings.Join(down, ", "), s.SupervisorLog)
+	}
+	return fmt.Errorf("%w: the engine is not running; any command that needs it starts it, or run `hoist runtime up`", ErrEngineUnavailable)
+}
+
 // GetStatus asks each daemon whether it is up.
 func GetStatus(ctx context.Context, cfg Config) *Status {
 	cfg = cfg.withDefaults()

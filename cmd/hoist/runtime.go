@@ -69,10 +69,7 @@ Data and logs are in /var/lib/hoist, sockets (mode 0600) in /run/hoist.`,
 					}); err != nil {
 						return err
 					}
-					if !st.Healthy() {
-						return fmt.Errorf("%w: the engine is not running; any command that needs it starts it, or run `hoist runtime up`", runtime.ErrEngineUnavailable)
-					}
-					return nil
+					return st.Err()
 				},
 			},
 			{
