@@ -214,6 +214,10 @@ func runtimeOpsCommands() []*cli.Command {
 				&cli.BoolFlag{Name: "wait", Usage: "wait for the tasks to stop; exit 1 unless all exited 0"},
 			},
 			Action: func(c *cli.Context) error {
+				// The API reads a count of 0 as "not given" (one task).
+				if n := c.Int("count"); n < 1 {
+					return usageError{fmt.Sprintf("run-task: --count %d: give 1 or more tasks", n)}
+				}
 				td, g, cl, err := runtimeArg(c, "task definition")
 				if err != nil {
 					return err

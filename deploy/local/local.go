@@ -147,7 +147,12 @@ func Translate(d *generate.Deployment, tdJSON []byte) (*Plan, error) {
 	}
 	td.ContainerDefinitions = []api.ContainerDefinition{cd}
 	if err := td.Validate(); err != nil {
-		return nil, err
+		if tdJSON != nil {
+			// Say which file to fix: a user who edited deployment.json's
+			// cpu or memory is looking at the wrong one.
+			return nil, fmt.Errorf("%w; cpu, memory, environment, health check, user, ulimits and linux parameters come from deploy/ecs/task-definition.json, image, ports, secrets and volumes from deployment.json: fix the value there, or run `hoist generate` again to write task-definition.json from deployment.json", err)
+		}
+		return nil, fmt.Errorf("%w; fix it in deployment.json", err)
 	}
 	p.TaskDefinition = td
 
@@ -468,7 +473,9 @@ func WaitStable(ctx context.Context, c *api.Client, name string, timeout time.Du
 	return s, nil
 }
 
-// Delete removes the app's service (draining its tasks) or schedule.
+// Delete removes the app's service (draining its tasks) or schedule. An
+// app that is not deployed (never, or deleted before) is nothing to
+// delete, as for the other targets: Delete says so and succeeds.
 func Delete(ctx context.Context, o Options) error {
 	d, err := generate.LoadDeployment(o.Workspace, o.ID)
 	if err != nil {
@@ -482,8 +489,23 @@ func Delete(ctx context.Context, o Options) error {
 		return err
 	}
 	c := o.Engine.Client()
+	what := "service"
 	if d.Schedule != nil {
-		return c.DeleteSchedule(ctx, d.Family)
+		what = "schedule"
+	}
+	notDeployed := func(err error) error {
+		if errors.Is(err, api.ErrNotFound) {
+			logf("%s %s is not on the local runtime; nothing to delete", what, d.Family)
+			return nil
+		}
+		return err
+	}
+	if d.Schedule != nil {
+		if err := c.DeleteSchedule(ctx, d.Family); err != nil {
+			return notDeployed(err)
+		}
+		logf("deleted schedule %s", d.Family)
+		return nil
 	}
 	timeout := o.Timeout
 	if timeout == 0 {
@@ -495,7 +517,8 @@ func Delete(ctx context.Context, o Options) error {
 		if dctx.Err() != nil && ctx.Err() == nil {
 			return fmt.Errorf("service %s was not drained within %s; it goes on draining (see `hoist runtime ps --service %s`)", d.Family, timeout, d.Family)
 		}
-		return err
+		return notDeployed(err)
 	}
+	logf("deleted service %s (its tasks drained and stopped)", d.Family)
 	return nil
 }
