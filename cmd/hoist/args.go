@@ -17,6 +17,7 @@ func interspersed(app *cli.App, args []string) []string {
 	}
 	out := []string{args[0]}
 	rest := args[1:]
+	global := app.Flags
 	flags := app.Flags
 	cmds := app.Commands
 	for {
@@ -50,23 +51,35 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		flags, cmds = cmd.Flags, nil
 	}
-	var moved, positional []string
+	// The command's own flags go in front of its arguments; hoist's global
+	// flags (-o, -w, -v, ...) in front of the command names, where
+	// urfave/cli reads them.
+	var moved, movedGlobal, positional []string
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
 			positional = append(positional, rest[i:]...)
 			break
 		}
-		if strings.HasPrefix(a, "-") && a != "-" && isFlag(flags, a) {
-			moved = append(moved, a)
-			if takesValue(flags, a) && !strings.Contains(a, "=") && i+1 < len(rest) {
-				moved = append(moved, rest[i+1])
-				i++
-			}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
 			continue
 		}
-		positional = append(positional, a)
+		to, fs := &moved, flags
+		if !isFlag(flags, a) {
+			if lookupFlag(global, a) == nil {
+				positional = append(positional, a)
+				continue
+			}
+			to, fs = &movedGlobal, global
+		}
+		*to = append(*to, a)
+		if takesValue(fs, a) && !strings.Contains(a, "=") && i+1 < len(rest) {
+			*to = append(*to, rest[i+1])
+			i++
+		}
 	}
+	out = append(append([]string{out[0]}, movedGlobal...), out[1:]...)
 	out = append(out, moved...)
 	return append(out, positional...)
 }

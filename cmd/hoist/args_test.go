@@ -15,6 +15,11 @@ func TestInterspersedFlags(t *testing.T) {
 		{"hoist analyze -- --odd-id", "hoist analyze -- --odd-id"},
 		{"hoist analyze APP --bogus", "hoist analyze APP --bogus"},
 		{"hoist", "hoist"},
+		// Global flags after the arguments go in front of the command
+		// names; a command's own flag of the same name stays its own.
+		{"hoist runtime stop nosuch -o json", "hoist -o json runtime stop nosuch"},
+		{"hoist deploy APP --delete --workspace=ws -v", "hoist --workspace=ws -v deploy --delete APP"},
+		{"hoist containerize APP --output oci-archive=/tmp/x.tar -w ws", "hoist -w ws containerize --output oci-archive=/tmp/x.tar APP"},
 	} {
 		got := strings.Join(interspersed(app, strings.Fields(tc.in)), " ")
 		if got != tc.want {

@@ -150,7 +150,7 @@ func New(cfg Config) (*LB, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("load balancer of %s: %s is already in use; pick another listener port", cfg.Name, cfg.Listen)
+			return nil, fmt.Errorf("load balancer of %s: %s is already in use; pick another listener port (local.listenerPort in the app's deployment.json) or stop what listens there", cfg.Name, cfg.Listen)
 		}
 		return nil, fmt.Errorf("load balancer of %s: listening on %s: %w", cfg.Name, cfg.Listen, err)
 	}
