@@ -70,6 +70,9 @@ func (c *Controller) keepSocket(srv *http.Server, ln *net.UnixListener, made os.
 		if fi, err := os.Lstat(c.o.Socket); err == nil && os.SameFile(fi, made) {
 			continue
 		}
+		if c.ctx.Err() != nil {
+			return // shutting down: the server's Close removed it
+		}
 		nln, nfi, err := c.listenSocket()
 		if err != nil {
 			c.o.Logf("control plane: making the socket %s again: %v", c.o.Socket, err)
