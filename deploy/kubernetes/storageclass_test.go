@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,7 +267,7 @@ func TestDeleteKeepsAStorageClassOtherNamespacesUse(t *testing.T) {
 		if a := actions(res)["cronjob.batch/"+f.family]; a != ActionDeleted {
 			t.Errorf("team-a's cronjob: %s", a)
 		}
-		if after := snapshot(); !equalMaps(before, after) {
+		if after := snapshot(); !maps.Equal(before, after) {
 			t.Errorf("team-b's objects changed:\n before %v\n after  %v", before, after)
 		}
 	})
@@ -321,18 +322,6 @@ func deleting(m metav1.ObjectMeta) string {
 		return " (deleting)"
 	}
 	return ""
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // keptNote checks that the delete kept the object ref and returns its note.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,7 +94,7 @@ func TestBadInputKeepsTheContext(t *testing.T) {
 		if _, _, err := prepare(ctx, bad, ctxDir); !errors.Is(err, discover.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", filepath.Base(archive), err)
 		}
-		if got := contextTree(t, ctxDir); !equalTrees(got, want) {
+		if got := contextTree(t, ctxDir); !maps.Equal(got, want) {
 			t.Errorf("%s: the build context changed although the archive was refused", filepath.Base(archive))
 		}
 	}
@@ -106,19 +107,7 @@ func TestBadInputKeepsTheContext(t *testing.T) {
 	if _, _, err := prepare(ctx, o, ctxDir); !errors.Is(err, discover.ErrInvalid) {
 		t.Errorf("broken analysis.json: %v, want ErrInvalid", err)
 	}
-	if got := contextTree(t, ctxDir); !equalTrees(got, want) {
+	if got := contextTree(t, ctxDir); !maps.Equal(got, want) {
 		t.Error("broken analysis.json: the build context changed although the analysis was refused")
 	}
-}
-
-func equalTrees(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
