@@ -290,6 +290,17 @@ func jsonKind(k string) string {
 // Secrets is the content of the secrets file: secret references to values.
 type Secrets map[string]string
 
+// MissingSecret is the error for a secret (what names it) whose reference
+// the secrets file has no value for. A workspace cloned from git has no
+// secrets file at all (it is git-ignored): the error says so, and where
+// the file comes from.
+func (w Workspace) MissingSecret(what, id string) error {
+	if _, err := os.Stat(w.SecretsPath()); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s: the workspace has no secrets file %s (it is kept out of git, so a cloned workspace has none); copy it from the machine that ran `hoist analyze %s`, or write it: a JSON object of secret reference to value", ErrNotFound, what, w.SecretsPath(), id)
+	}
+	return fmt.Errorf("%w: %s has no value in the secrets file %s; add it there (or run `hoist analyze %s` again on the source host)", ErrNotFound, what, w.SecretsPath(), id)
+}
+
 // ReadSecrets reads the secrets file; a missing file is empty.
 func (w Workspace) ReadSecrets() (Secrets, error) {
 	s := Secrets{}

@@ -199,3 +199,20 @@ func TestWorkspaceThatIsAFile(t *testing.T) {
 		t.Errorf("the file in the way became %q", data)
 	}
 }
+
+// A secret without a value says what to do; when the workspace has no
+// secrets file at all (a clone: the file is git-ignored), it says that.
+func TestMissingSecretSaysWhereTheFileComesFrom(t *testing.T) {
+	ws := Workspace{Dir: t.TempDir()}
+	err := ws.MissingSecret("secret DB (ref app/db)", "app")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "has no secrets file") || !strings.Contains(err.Error(), "kept out of git") {
+		t.Errorf("no secrets file: %v", err)
+	}
+	if err := os.WriteFile(ws.SecretsPath(), []byte(`{"other": "x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = ws.MissingSecret("secret DB (ref app/db)", "app")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "has no value in the secrets file") || !strings.Contains(err.Error(), "secret DB (ref app/db)") {
+		t.Errorf("reference missing from the file: %v", err)
+	}
+}

@@ -62,7 +62,7 @@ func Deploy(ctx context.Context, o Options) (*Result, error) {
 	}
 	for _, sc := range d.Secrets {
 		if _, ok := secretVals[sc.SecretRef]; !ok {
-			return nil, fmt.Errorf("deploying %s: %w: secret %s (%s) has no value in the secrets file %s; add it there (or run `hoist analyze %s` again on the source host)", o.ID, discover.ErrNotFound, sc.SecretRef, sc.Name, o.Workspace.SecretsPath(), o.ID)
+			return nil, fmt.Errorf("deploying %s: %w", o.ID, o.Workspace.MissingSecret(fmt.Sprintf("secret %s (%s)", sc.SecretRef, sc.Name), o.ID))
 		}
 	}
 	if o.Push == nil && !o.DryRun {

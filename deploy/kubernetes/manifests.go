@@ -273,7 +273,7 @@ func fillSecrets(ws discover.Workspace, id string, ms []manifest) (discover.Secr
 			if ref, ok := refs[k]; ok && u.GetName() == d.Family+"-secrets" {
 				val, has := vals[ref]
 				if !has {
-					return nil, fmt.Errorf("%w: secret %s (ref %s) of Secret %s is not in the workspace's secrets file %s; run `hoist analyze %s` again or add it there", discover.ErrNotFound, k, ref, u.GetName(), ws.SecretsPath(), id)
+					return nil, ws.MissingSecret(fmt.Sprintf("secret %s (ref %s) of Secret %s", k, ref, u.GetName()), id)
 				}
 				v = val
 				used[ref] = val

@@ -388,7 +388,7 @@ func Deploy(ctx context.Context, o Options) (*Result, error) {
 			ref := plan.Secrets[n]
 			v, ok := vals[ref]
 			if !ok {
-				return nil, fmt.Errorf("%w: secret %s (ref %s) is not in the workspace's secrets file %s; run `hoist analyze %s` again or add it there", discover.ErrNotFound, n, ref, o.Workspace.SecretsPath(), o.ID)
+				return nil, o.Workspace.MissingSecret(fmt.Sprintf("secret %s (ref %s)", n, ref), o.ID)
 			}
 			if err := c.PutSecret(ctx, n, v); err != nil {
 				return nil, fmt.Errorf("storing secret %s in the local runtime: %w", n, err)
