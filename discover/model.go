@@ -286,7 +286,7 @@ func (cp *ContainerParameters) Validate() error {
 			bad("imageName", "%q is not an image name (use lower case letters, digits and '.', '_', '-' between them, '/' between path components; no tag)", cp.ImageName)
 		}
 	}
-	if cp.ImageTag != "" && !validTag(cp.ImageTag) {
+	if _, err := reference.WithTag(tagBase, cp.ImageTag); cp.ImageTag != "" && err != nil {
 		bad("imageTag", "%q is not an image tag (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-')", cp.ImageTag)
 	}
 	for i, p := range cp.Ports {
@@ -309,18 +309,8 @@ func (cp *ContainerParameters) Validate() error {
 	return nil
 }
 
-// validTag says whether s is an OCI image tag.
-func validTag(s string) bool {
-	if len(s) == 0 || len(s) > 128 || s[0] == '.' || s[0] == '-' {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// tagBase is any image name, for checking a tag on its own.
+var tagBase, _ = reference.ParseNamed("hoist.local/app")
 
 // ExposedPort is a port the container publishes.
 type ExposedPort struct {

@@ -114,7 +114,7 @@ func WriteFileAtomic(name string, data []byte, mode fs.FileMode) error {
 		return err
 	}
 	if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
-		return isDirError(name)
+		return DirInTheWay(name)
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
@@ -145,12 +145,14 @@ func WriteFileAtomic(name string, data []byte, mode fs.FileMode) error {
 func ReadFile(name string) ([]byte, error) {
 	data, err := os.ReadFile(name)
 	if errors.Is(err, syscall.EISDIR) {
-		return nil, isDirError(name)
+		return nil, DirInTheWay(name)
 	}
 	return data, err
 }
 
-func isDirError(name string) error {
+// DirInTheWay is the error for a directory where hoist keeps (or is about
+// to write) a file.
+func DirInTheWay(name string) error {
 	return fmt.Errorf("%w: %s is a directory where hoist keeps a file; move it out of the way", ErrInvalid, name)
 }
 

@@ -41,6 +41,8 @@ func TestAnalysisHandEdits(t *testing.T) {
 		{`"imageName": "` + id + `"`, `"imageName": "Upper"`, "containerParameters.imageName"},
 		{`"imageName": "` + id + `"`, `"imageName": "app:v1"`, "containerParameters.imageName"},
 		{`"imageTag": "latest"`, `"imageTag": "bad tag"`, "containerParameters.imageTag"},
+		{`"imageTag": "latest"`, `"imageTag": "-v1"`, "containerParameters.imageTag"},
+		{`"imageTag": "latest"`, `"imageTag": "` + strings.Repeat("x", 129) + `"`, "containerParameters.imageTag"},
 		{`"port": 18086,
         "protocol": "tcp"`, `"port": -1,
         "protocol": "tcp"`, "containerParameters.ports[0].port: -1 is not a port"},

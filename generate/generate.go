@@ -425,7 +425,7 @@ func writeArtifacts(ws discover.Workspace, id string, arts []artifact, logf func
 	for _, name := range changed {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-			return nil, fmt.Errorf("%w: %s is a directory where hoist writes a file; move it out of the way (nothing was written)", discover.ErrInvalid, p)
+			return nil, fmt.Errorf("%w (nothing was written)", discover.DirInTheWay(p))
 		}
 	}
 	if len(have) > 0 {
